@@ -1,0 +1,1 @@
+//! Shared workload generation and peer implementations for the actlog benches.

@@ -1,0 +1,1 @@
+//! An embeddable, event-sourced, append-only activity log engine.

@@ -1,0 +1,1 @@
+//! Segment-based append-only log of opaque records: the storage layer of actlog.

@@ -1,0 +1,1 @@
+//! Filter language, planner, streaming executor and smart-list people queries for actlog.

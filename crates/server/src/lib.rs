@@ -1,0 +1,1 @@
+//! HTTP server for actlog that speaks Marketo's activity REST API.
