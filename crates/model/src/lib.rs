@@ -3,6 +3,14 @@
 //! This crate knows what an activity is and never touches a file: the engine hands it
 //! bytes read from the log and gets typed values back.
 
+mod error;
 mod ids;
+pub mod time;
+mod value;
 
+pub use error::{Error, Result};
 pub use ids::{ActivityId, AttributeId, PersonId, TypeId};
+pub use value::{
+    DataType, InvalidValue, Value, EMAIL_CHARS_MAX, LINK_CHARS_MAX, PHONE_CHARS_MAX,
+    STRING_CHARS_MAX, TEXT_BYTES_MAX,
+};
