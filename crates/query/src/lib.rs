@@ -1,1 +1,52 @@
 //! Filter language, planner, streaming executor and smart-list people queries for actlog.
+//!
+//! A filter is one syntax tree ([`Filter`]) with two faces: a text form for people
+//! (`type = webinarAttended and attr.durationMinutes > 30`) and a JSON form for programs.
+//! A smart list ([`SmartList`]) describes a set of persons by what they did
+//! (`did webinarAttended at least 2 times in last 30d and not did checkDeposited`).
+//! The grammar, the JSON form and every error are in docs/QUERY.md.
+//!
+//! This crate does not own storage: it parses, checks and plans queries, and reads
+//! activities through traits the engine implements, so it can be tested on in-memory
+//! data. It stays free of any async runtime.
+//!
+//! ```
+//! use actlog_query::{parse_filter, Filter};
+//!
+//! let filter = parse_filter("type = webinarAttended and attr.durationMinutes > 30")?;
+//! assert_eq!(
+//!     filter.to_json(),
+//!     r#"{"and":[{"type":{"eq":"webinarAttended"}},{"attr":{"name":"durationMinutes","gt":30}}]}"#
+//! );
+//! assert_eq!(Filter::from_json(&filter.to_json())?, filter);
+//! assert_eq!(filter.to_string(), "type = webinarAttended and attr.durationMinutes > 30");
+//! # Ok::<(), actlog_query::Error>(())
+//! ```
+
+mod ast;
+mod error;
+mod json;
+mod lex;
+mod parse;
+mod time;
+
+pub use ast::{AttrPredicate, Did, Field, Filter, Literal, Op, OpKind, SmartList, TypeRef};
+pub use error::{Error, Result};
+pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
+pub use time::{Date, DateTime, Duration, DurationUnit, Time};
+
+impl std::str::FromStr for Filter {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Filter> {
+        parse_filter(text)
+    }
+}
+
+impl std::str::FromStr for SmartList {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<SmartList> {
+        parse_smart_list(text)
+    }
+}
