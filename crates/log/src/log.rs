@@ -1,0 +1,1318 @@
+//! The log: open and recovery, appends with group commit, reads, retention, verify, repair.
+//!
+//! # Concurrency and group commit
+//!
+//! One writer mutex serializes appends: a batch is encoded into one reused buffer and
+//! written with one positional write per segment it touches, then the segment's in-memory
+//! metadata (sparse index, counts, timestamps) is extended. Syncing happens *outside* the
+//! writer mutex, by leader/follower: an appender under [`SyncPolicy::Always`] that needs
+//! durability and finds no sync running becomes the leader, captures the written end,
+//! runs one `fdatasync` and publishes the new durable end; appenders arriving meanwhile
+//! write their batches and wait, and the next leader's sync covers all of them. N threads
+//! appending at once therefore cost about one sync per round, not N. A dedicated writer
+//! thread would do the same with an extra hand-off per batch; leader/follower keeps the
+//! uncontended path free of thread switches.
+//!
+//! Readers never take the writer mutex: they read the visible end (an atomic), find the
+//! segment and the nearest sparse index entry, and read with positional reads on a shared
+//! file handle. Bytes below the visible end are never rewritten, so no reader sees a
+//! half-written frame.
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+
+use crate::error::{CorruptionKind, Error, Result};
+use crate::format::{
+    decode_segment_header, decode_side_file, encode_frame, encode_segment_header, encode_side_file,
+    frame_bytes, SideFile, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+};
+use crate::segment::{
+    find_next_valid, parse_segment_file_name, scan_frames, segment_file_name, side_file_name,
+    FrameReader, Segment, SegmentMeta, Step,
+};
+use crate::storage::{OpenMode, Storage, StorageFile, StorageLock};
+use crate::types::{
+    Corruption, LogOptions, Offset, OpenReport, Record, RecordRef, RepairReport, RetentionReport,
+    SegmentInfo, SyncPolicy, TornTail, VerifyReport,
+};
+
+/// Name of the lock file inside a log directory.
+pub const LOCK_FILE_NAME: &str = "LOCK";
+
+/// Read size of sequential scans: large preads amortize the call cost over thousands of
+/// frames.
+const SCAN_CHUNK_BYTES: usize = 1 << 20;
+/// Read size of point reads: the sparse index puts the record within about
+/// `index_interval_bytes`, so a small read usually suffices.
+const POINT_CHUNK_BYTES: usize = 16 << 10;
+/// The append buffer is kept between batches, but not when one huge batch blew it up.
+const APPEND_BUFFER_KEEP_BYTES: usize = 4 << 20;
+
+fn io_error<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
+    }
+}
+
+fn corrupt(segment: &Path, position: u64, kind: CorruptionKind) -> Error {
+    Error::Corrupt {
+        segment: segment.to_path_buf(),
+        position,
+        kind,
+    }
+}
+
+fn read_exact_at(file: &dyn StorageFile, buf: &mut [u8], position: u64) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read_at(&mut buf[filled..], position + filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+#[derive(Debug)]
+struct SyncState {
+    /// One past the last record known durable.
+    durable: u64,
+    /// Whether a leader is running an fdatasync right now.
+    syncing: bool,
+}
+
+#[derive(Debug)]
+struct Writer {
+    active: Arc<Segment>,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    options: LogOptions,
+    /// Ascending by base offset; the last one is the active segment.
+    segments: RwLock<Vec<Arc<Segment>>>,
+    writer: Mutex<Writer>,
+    sync_state: Mutex<SyncState>,
+    sync_done: Condvar,
+    /// One past the last record readers may see.
+    visible: AtomicU64,
+    /// One past the last record written to a file.
+    written: AtomicU64,
+    first: AtomicU64,
+    poisoned: AtomicBool,
+    poison_cause: Mutex<Option<String>>,
+    retention: Mutex<()>,
+    background_stop: Mutex<bool>,
+    background_wake: Condvar,
+    _lock: Box<dyn StorageLock>,
+}
+
+/// An append-only log of opaque records in a directory of segment files.
+///
+/// `Send + Sync`; every method takes `&self`, so one `Log` can be shared by appenders and
+/// readers on many threads (wrap it in an `Arc`).
+#[derive(Debug)]
+pub struct Log {
+    inner: Arc<Inner>,
+    background: Option<JoinHandle<()>>,
+    closed: bool,
+}
+
+/// An iterator over records in offset order, holding one read buffer (constant memory).
+///
+/// It ends at the end that was visible when it was created (or at the end of its range).
+/// After an error it yields nothing more.
+#[derive(Debug)]
+pub struct LogIter {
+    inner: Arc<Inner>,
+    next: u64,
+    end: u64,
+    segment: Option<Arc<Segment>>,
+    segment_limit: u64,
+    segment_end_offset: u64,
+    /// Offset of the frame the reader is positioned at.
+    reader_offset: u64,
+    reader: FrameReader,
+    failed: bool,
+}
+
+impl Log {
+    /// Opens (creating if needed) the log in `dir`, locks it, and recovers it.
+    ///
+    /// Sealed segments are loaded from their side files (rebuilt by a scan when missing
+    /// or damaged); the last segment is checked record by record, and a torn tail (a bad
+    /// or incomplete frame with no valid frame after it) is cut off, the file truncated
+    /// and synced, and reported.
+    ///
+    /// # Errors
+    ///
+    /// `Locked` if another `Log` holds the directory; `Corrupt` for damage that valid
+    /// records follow, a damaged sealed segment, or a hole between segments (see
+    /// [`Log::repair`]); `InvalidOptions`; `Io`.
+    pub fn open(dir: impl AsRef<Path>, options: LogOptions) -> Result<(Log, OpenReport)> {
+        let dir = dir.as_ref().to_path_buf();
+        validate_options(&options)?;
+        let storage = Arc::clone(&options.storage);
+        let lock = lock_dir(storage.as_ref(), &dir)?;
+        let mut report = OpenReport::default();
+        let bases = list_segments(storage.as_ref(), &dir)?;
+        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            let is_last = i + 1 == bases.len();
+            let expected_base = segments.last().map(|s| s.meta.read().end_offset);
+            let segment = open_segment(&dir, &options, base, is_last, expected_base, &mut report)?;
+            segments.push(Arc::new(segment));
+        }
+        if segments.is_empty() {
+            segments.push(Arc::new(create_segment(storage.as_ref(), &dir, 0)?));
+        }
+        let active = match segments.last() {
+            Some(s) => Arc::clone(s),
+            None => return Err(invalid("no segment after open")),
+        };
+        // Whatever survived in the last segment may still sit only in the page cache (a
+        // process crash keeps it); syncing it once keeps "visible implies durable" true.
+        active
+            .file
+            .sync_data()
+            .map_err(io_error(&active.path, "sync_data"))?;
+        let next = active.meta.read().end_offset;
+        let first = segments.first().map_or(0, |s| s.base_offset);
+        report.segments = segments.len();
+        report.first_offset = Offset(first);
+        report.next_offset = Offset(next);
+        let inner = Arc::new(Inner {
+            dir,
+            segments: RwLock::new(segments),
+            writer: Mutex::new(Writer {
+                active,
+                buf: Vec::new(),
+            }),
+            sync_state: Mutex::new(SyncState {
+                durable: next,
+                syncing: false,
+            }),
+            sync_done: Condvar::new(),
+            visible: AtomicU64::new(next),
+            written: AtomicU64::new(next),
+            first: AtomicU64::new(first),
+            poisoned: AtomicBool::new(false),
+            poison_cause: Mutex::new(None),
+            retention: Mutex::new(()),
+            background_stop: Mutex::new(false),
+            background_wake: Condvar::new(),
+            _lock: lock,
+            options,
+        });
+        let background = match inner.options.sync {
+            SyncPolicy::IntervalMs(interval_ms) => {
+                let inner = Arc::clone(&inner);
+                let handle = std::thread::Builder::new()
+                    .name("actlog-log-sync".into())
+                    .spawn(move || inner.background_sync(interval_ms))
+                    .map_err(io_error(Path::new("<thread>"), "spawn"))?;
+                Some(handle)
+            }
+            SyncPolicy::Always | SyncPolicy::Never => None,
+        };
+        Ok((
+            Log {
+                inner,
+                background,
+                closed: false,
+            },
+            report,
+        ))
+    }
+
+    /// Appends one record and returns its offset. See [`Log::append_batch`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Log::append_batch`].
+    pub fn append(&self, payload: &[u8], timestamp_ms: i64) -> Result<Offset> {
+        let range = self.append_batch(&[(payload, timestamp_ms)])?;
+        Ok(range.start)
+    }
+
+    /// Appends records with consecutive offsets, written with one write call per segment
+    /// touched, and returns their offsets. Under [`SyncPolicy::Always`] it returns once an
+    /// fdatasync covers them (shared with concurrent appenders) and they are visible.
+    ///
+    /// # Errors
+    ///
+    /// `RecordTooLarge` (nothing is written); `Poisoned` after an earlier failed write or
+    /// sync; `Io` if this write or sync fails (which poisons the log).
+    pub fn append_batch(&self, records: &[(&[u8], i64)]) -> Result<Range<Offset>> {
+        let max = self.inner.options.record_bytes_max;
+        for (payload, _) in records {
+            if payload.len() as u64 > u64::from(max) {
+                return Err(Error::RecordTooLarge {
+                    len: payload.len() as u64,
+                    max,
+                });
+            }
+        }
+        let range = self.inner.write_batch(records)?;
+        if self.inner.options.sync == SyncPolicy::Always && !range.is_empty() {
+            self.inner.wait_durable(range.end)?;
+        }
+        Ok(Offset(range.start)..Offset(range.end))
+    }
+
+    /// Makes every record written so far durable (and visible, under `Always`).
+    ///
+    /// # Errors
+    ///
+    /// `Poisoned`, or `Io` if the sync fails (which poisons the log).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.check_poison()?;
+        let target = self.inner.written.load(Ordering::Acquire);
+        self.inner.wait_durable(target)
+    }
+
+    /// Reads the record at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// `OffsetOutOfRange` outside `[first_offset, next_offset)`; `Corrupt` if its bytes
+    /// fail their check; `Io`.
+    pub fn read(&self, offset: Offset) -> Result<Record> {
+        let (first, next) = self.inner.bounds();
+        if offset.0 < first || offset.0 >= next {
+            return Err(out_of_range(offset.0, first, next));
+        }
+        let mut iter = LogIter::new(
+            Arc::clone(&self.inner),
+            offset.0,
+            offset.0 + 1,
+            POINT_CHUNK_BYTES,
+        );
+        match iter.next_ref() {
+            Some(Ok(r)) => Ok(r.to_record()),
+            Some(Err(e)) => Err(e),
+            None => Err(out_of_range(offset.0, first, next)),
+        }
+    }
+
+    /// Iterates from `from` to the end visible now.
+    ///
+    /// # Errors
+    ///
+    /// `OffsetOutOfRange` if `from` is below `first_offset` or past `next_offset`.
+    pub fn iter_from(&self, from: Offset) -> Result<LogIter> {
+        let (_, next) = self.inner.bounds();
+        self.iter_range(from, Offset(next))
+    }
+
+    /// Iterates over `[from, to)`, for parallel scans of disjoint ranges.
+    ///
+    /// # Errors
+    ///
+    /// `OffsetOutOfRange` unless `first_offset <= from <= to <= next_offset`.
+    pub fn iter_range(&self, from: Offset, to: Offset) -> Result<LogIter> {
+        let (first, next) = self.inner.bounds();
+        if from.0 < first || from.0 > next {
+            return Err(out_of_range(from.0, first, next));
+        }
+        if to.0 < from.0 || to.0 > next {
+            return Err(out_of_range(to.0, first, next));
+        }
+        Ok(LogIter::new(
+            Arc::clone(&self.inner),
+            from.0,
+            to.0,
+            SCAN_CHUNK_BYTES,
+        ))
+    }
+
+    /// Calls `visit` with every record from `from` to the end visible now, borrowing each
+    /// payload from the read buffer (no allocation per record). Returns how many records
+    /// were visited.
+    ///
+    /// # Errors
+    ///
+    /// As [`Log::iter_from`], plus `Corrupt` or `Io` met on the way (records before the
+    /// damage have been visited).
+    pub fn for_each_from(&self, from: Offset, mut visit: impl FnMut(RecordRef<'_>)) -> Result<u64> {
+        let mut iter = self.iter_from(from)?;
+        let mut count = 0;
+        while let Some(r) = iter.next_ref() {
+            visit(r?);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// First offset still held; moves up with retention.
+    pub fn first_offset(&self) -> Offset {
+        Offset(self.inner.first.load(Ordering::Acquire))
+    }
+
+    /// One past the last visible record: the offset the next append gets once nothing is
+    /// in flight.
+    pub fn next_offset(&self) -> Offset {
+        Offset(self.inner.visible.load(Ordering::Acquire))
+    }
+
+    /// The log's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Metadata of every segment, in log order, without reading any file.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let visible = self.inner.visible.load(Ordering::Acquire);
+        let segments = self.inner.segments.read();
+        segments
+            .iter()
+            .map(|s| {
+                let m = s.meta.read();
+                let end = m.end_offset.min(visible.max(m.base_offset));
+                SegmentInfo {
+                    base_offset: Offset(m.base_offset),
+                    end_offset: Offset(end),
+                    record_count: end - m.base_offset,
+                    timestamp_ms_min: m.timestamp_ms_min,
+                    timestamp_ms_max: m.timestamp_ms_max,
+                    bytes: m.end_position,
+                    sealed: m.sealed,
+                }
+            })
+            .collect()
+    }
+
+    /// Removes every sealed segment whose records all lie below `offset`.
+    ///
+    /// # Errors
+    ///
+    /// `Io` if a file cannot be removed (segments removed before it stay removed).
+    pub fn retain_before(&self, offset: Offset) -> Result<RetentionReport> {
+        self.inner.retain_while(|m| m.end_offset <= offset.0)
+    }
+
+    /// Removes sealed segments, oldest first, while their newest timestamp is older than
+    /// `timestamp_ms`; stops at the first segment that must stay, so the log stays dense.
+    ///
+    /// # Errors
+    ///
+    /// As [`Log::retain_before`].
+    pub fn retain_older_than(&self, timestamp_ms: i64) -> Result<RetentionReport> {
+        self.inner
+            .retain_while(|m| m.timestamp_ms_max < timestamp_ms)
+    }
+
+    /// Scans every record of every segment and reports each damaged place.
+    ///
+    /// # Errors
+    ///
+    /// `Io` only; damage is reported in the [`VerifyReport`].
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let segments = self.inner.segments.read().clone();
+        let mut report = VerifyReport::default();
+        let options = &self.inner.options;
+        for segment in segments {
+            let limit = segment.meta.read().end_position;
+            report.segments_checked += 1;
+            report.bytes_checked += limit;
+            let mut header = [0u8; SEGMENT_HEADER_BYTES];
+            let got = read_exact_at(segment.file.as_ref(), &mut header, 0)
+                .map_err(io_error(&segment.path, "read"))?;
+            match decode_segment_header(&header[..got]) {
+                Ok(base) if base == segment.base_offset => {}
+                Ok(base) => report.damage.push(Corruption {
+                    segment: segment.path.clone(),
+                    position: 0,
+                    kind: CorruptionKind::BaseOffsetMismatch {
+                        name: segment.base_offset,
+                        header: base,
+                    },
+                }),
+                Err(kind) => report.damage.push(Corruption {
+                    segment: segment.path.clone(),
+                    position: 0,
+                    kind,
+                }),
+            }
+            let mut meta = SegmentMeta::empty(segment.base_offset);
+            loop {
+                let scan = scan_frames(
+                    segment.file.as_ref(),
+                    meta,
+                    limit,
+                    options.record_bytes_max,
+                    u32::MAX,
+                )
+                .map_err(io_error(&segment.path, "read"))?;
+                let scanned = scan.meta;
+                report.records_checked = report
+                    .records_checked
+                    .saturating_add(scanned.record_count());
+                let Some((position, kind)) = scan.damage else {
+                    break;
+                };
+                report.damage.push(Corruption {
+                    segment: segment.path.clone(),
+                    position,
+                    kind,
+                });
+                let resume = find_next_valid(
+                    segment.file.as_ref(),
+                    position,
+                    limit,
+                    scanned.end_offset,
+                    options.record_bytes_max,
+                )
+                .map_err(io_error(&segment.path, "read"))?;
+                let Some((resume_position, resume_offset)) = resume else {
+                    break;
+                };
+                // Resume the scan at the next valid frame; the counters of this pass are
+                // already added.
+                meta = SegmentMeta::empty(resume_offset);
+                meta.end_position = resume_position;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Cuts the log at its first damaged place, for when the user decides that the records
+    /// after it are lost: truncates that segment there, removes every later segment, and
+    /// reports what was cut. Open the log again afterwards.
+    ///
+    /// # Errors
+    ///
+    /// `Locked` if the log is open; `InvalidOptions`; `Io`.
+    pub fn repair(dir: impl AsRef<Path>, options: LogOptions) -> Result<RepairReport> {
+        let dir = dir.as_ref();
+        validate_options(&options)?;
+        let storage = options.storage.as_ref();
+        let _lock = lock_dir(storage, dir)?;
+        let bases = list_segments(storage, dir)?;
+        let mut report = RepairReport::default();
+        let mut expected_base: Option<u64> = None;
+        for (i, &base) in bases.iter().enumerate() {
+            let path = dir.join(segment_file_name(base));
+            let file = storage
+                .open_file(&path, OpenMode::ReadWrite)
+                .map_err(io_error(&path, "open"))?;
+            let len = file.len_bytes().map_err(io_error(&path, "len"))?;
+            let mut header = [0u8; SEGMENT_HEADER_BYTES];
+            let got =
+                read_exact_at(file.as_ref(), &mut header, 0).map_err(io_error(&path, "read"))?;
+            let header_damage = match decode_segment_header(&header[..got]) {
+                Ok(found) if found == base => None,
+                Ok(found) => Some(CorruptionKind::BaseOffsetMismatch {
+                    name: base,
+                    header: found,
+                }),
+                Err(kind) => Some(kind),
+            };
+            let gap = match expected_base {
+                Some(expected) if expected != base => Some(CorruptionKind::SegmentGap {
+                    expected,
+                    found: base,
+                }),
+                _ => None,
+            };
+            let damage = if let Some(kind) = gap {
+                // Everything from this segment on is unreachable: drop it whole.
+                Some((0, kind))
+            } else if let Some(kind) = header_damage {
+                Some((0, kind))
+            } else {
+                let scan = scan_frames(
+                    file.as_ref(),
+                    SegmentMeta::empty(base),
+                    len,
+                    options.record_bytes_max,
+                    options.index_interval_bytes,
+                )
+                .map_err(io_error(&path, "read"))?;
+                expected_base = Some(scan.meta.end_offset);
+                report.next_offset = Offset(scan.meta.end_offset);
+                scan.damage
+            };
+            let Some((position, kind)) = damage else {
+                continue;
+            };
+            let side = dir.join(side_file_name(base));
+            remove_if_exists(storage, &side)?;
+            if position == 0 {
+                // No valid header: keep an empty segment only if it is the first one, so
+                // the log keeps its offsets; later ones go entirely.
+                report.bytes_removed += len;
+                if i == 0 {
+                    file.set_len(0).map_err(io_error(&path, "set_len"))?;
+                    file.write_all_at(&encode_segment_header(base), 0)
+                        .map_err(io_error(&path, "write"))?;
+                    file.sync_data().map_err(io_error(&path, "sync_data"))?;
+                    report.next_offset = Offset(base);
+                } else {
+                    storage
+                        .remove_file(&path)
+                        .map_err(io_error(&path, "remove"))?;
+                    report.segments_removed += 1;
+                }
+            } else {
+                report.bytes_removed += len - position;
+                file.set_len(position).map_err(io_error(&path, "set_len"))?;
+                file.sync_data().map_err(io_error(&path, "sync_data"))?;
+            }
+            report.cut_at = Some(Corruption {
+                segment: path.clone(),
+                position,
+                kind,
+            });
+            for &later in &bases[i + 1..] {
+                let later_path = dir.join(segment_file_name(later));
+                let later_file = storage
+                    .open_file(&later_path, OpenMode::ReadWrite)
+                    .map_err(io_error(&later_path, "open"))?;
+                report.bytes_removed += later_file
+                    .len_bytes()
+                    .map_err(io_error(&later_path, "len"))?;
+                drop(later_file);
+                remove_if_exists(storage, &dir.join(side_file_name(later)))?;
+                storage
+                    .remove_file(&later_path)
+                    .map_err(io_error(&later_path, "remove"))?;
+                report.segments_removed += 1;
+            }
+            storage.sync_dir(dir).map_err(io_error(dir, "sync_dir"))?;
+            break;
+        }
+        Ok(report)
+    }
+
+    /// Syncs everything written, records the active segment's metadata so the next open
+    /// need not scan it, and releases the lock.
+    ///
+    /// # Errors
+    ///
+    /// `Poisoned` if an earlier failure poisoned the log (nothing more is written); `Io`.
+    pub fn close(mut self) -> Result<()> {
+        self.stop_background();
+        self.closed = true;
+        self.inner.check_poison()?;
+        let target = self.inner.written.load(Ordering::Acquire);
+        self.inner.wait_durable(target)?;
+        let writer = self.inner.writer.lock();
+        let side = writer.active.meta.read().to_side_file();
+        write_side_file(
+            self.inner.options.storage.as_ref(),
+            &self.inner.dir,
+            &writer.active,
+            &side,
+        )
+    }
+
+    fn stop_background(&mut self) {
+        if let Some(handle) = self.background.take() {
+            *self.inner.background_stop.lock() = true;
+            self.inner.background_wake.notify_all();
+            // A panic in the sync thread has nothing left to clean up; the log is closing.
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.stop_background();
+        if !self.closed && !self.inner.poisoned.load(Ordering::Acquire) {
+            // Best effort, like a process exiting: an error here has no one to go to, and
+            // the next open recovers whatever the disk holds.
+            let target = self.inner.written.load(Ordering::Acquire);
+            let _ = self.inner.wait_durable(target);
+        }
+    }
+}
+
+impl Inner {
+    fn bounds(&self) -> (u64, u64) {
+        let next = self.visible.load(Ordering::Acquire);
+        let first = self.first.load(Ordering::Acquire);
+        (first, next)
+    }
+
+    fn check_poison(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let cause = self
+                .poison_cause
+                .lock()
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned());
+            return Err(Error::Poisoned { cause });
+        }
+        Ok(())
+    }
+
+    fn poison(&self, cause: &Error) {
+        let mut slot = self.poison_cause.lock();
+        if slot.is_none() {
+            *slot = Some(cause.to_string());
+        }
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    fn write_batch(&self, records: &[(&[u8], i64)]) -> Result<Range<u64>> {
+        let mut writer = self.writer.lock();
+        self.check_poison()?;
+        let start = writer.active.meta.read().end_offset;
+        let mut next = start;
+        let mut i = 0;
+        while i < records.len() {
+            let chunk_start = i;
+            let (position_start, segment_empty) = {
+                let m = writer.active.meta.read();
+                (m.end_position, m.end_offset == m.base_offset)
+            };
+            let writer = &mut *writer;
+            writer.buf.clear();
+            let mut position = position_start;
+            while i < records.len() {
+                let (payload, timestamp_ms) = records[i];
+                let bytes = frame_bytes(payload.len());
+                let fits = position + bytes <= self.options.segment_bytes_max;
+                // A record never spans segments, and an empty segment takes any record
+                // within record_bytes_max so roll-over always makes progress.
+                let first_in_empty_segment = segment_empty && i == chunk_start;
+                if !fits && !first_in_empty_segment {
+                    break;
+                }
+                encode_frame(
+                    &mut writer.buf,
+                    next + (i - chunk_start) as u64,
+                    timestamp_ms,
+                    payload,
+                );
+                position += bytes;
+                i += 1;
+            }
+            if i > chunk_start {
+                let active = &writer.active;
+                if let Err(source) = active.file.write_all_at(&writer.buf, position_start) {
+                    let err = Error::Io {
+                        path: active.path.clone(),
+                        op: "write",
+                        source,
+                    };
+                    self.poison(&err);
+                    return Err(err);
+                }
+                let mut m = active.meta.write();
+                let mut at = position_start;
+                for &(payload, timestamp_ms) in &records[chunk_start..i] {
+                    let offset = m.end_offset;
+                    m.note_record(
+                        offset,
+                        at,
+                        payload.len(),
+                        timestamp_ms,
+                        self.options.index_interval_bytes,
+                    );
+                    at += frame_bytes(payload.len());
+                }
+                next = m.end_offset;
+                drop(m);
+                self.written.store(next, Ordering::Release);
+                if self.options.sync != SyncPolicy::Always {
+                    self.visible.fetch_max(next, Ordering::AcqRel);
+                }
+            }
+            if i < records.len() {
+                self.roll(writer)?;
+            }
+        }
+        if writer.buf.capacity() > APPEND_BUFFER_KEEP_BYTES {
+            writer.buf = Vec::new();
+        }
+        Ok(start..next)
+    }
+
+    /// Seals the active segment (synced, side file written) and starts a new one.
+    /// Called with the writer mutex held.
+    fn roll(&self, writer: &mut Writer) -> Result<()> {
+        let old = Arc::clone(&writer.active);
+        let result = (|| {
+            old.file
+                .sync_data()
+                .map_err(io_error(&old.path, "sync_data"))?;
+            let side = {
+                let mut m = old.meta.write();
+                m.sealed = true;
+                m.to_side_file()
+            };
+            let end = side.base_offset + side.record_count;
+            self.mark_durable(end);
+            write_side_file(self.options.storage.as_ref(), &self.dir, &old, &side)?;
+            create_segment(self.options.storage.as_ref(), &self.dir, end)
+        })();
+        match result {
+            Ok(segment) => {
+                let segment = Arc::new(segment);
+                self.segments.write().push(Arc::clone(&segment));
+                writer.active = segment;
+                Ok(())
+            }
+            Err(err) => {
+                self.poison(&err);
+                Err(err)
+            }
+        }
+    }
+
+    fn mark_durable(&self, end: u64) {
+        let mut state = self.sync_state.lock();
+        if end > state.durable {
+            state.durable = end;
+        }
+        if self.options.sync == SyncPolicy::Always {
+            self.visible.fetch_max(state.durable, Ordering::AcqRel);
+        }
+        self.sync_done.notify_all();
+    }
+
+    /// Returns once records below `target` are durable, syncing as the leader if no sync
+    /// is running, or waiting for the running one (group commit).
+    fn wait_durable(&self, target: u64) -> Result<()> {
+        let mut state = self.sync_state.lock();
+        loop {
+            if state.durable >= target {
+                return Ok(());
+            }
+            self.check_poison()?;
+            if state.syncing {
+                self.sync_done.wait(&mut state);
+                continue;
+            }
+            state.syncing = true;
+            let result = MutexGuard::unlocked(&mut state, || self.sync_active());
+            state.syncing = false;
+            match result {
+                Ok(covered) => {
+                    if covered > state.durable {
+                        state.durable = covered;
+                    }
+                    if self.options.sync == SyncPolicy::Always {
+                        self.visible.fetch_max(state.durable, Ordering::AcqRel);
+                    }
+                    self.sync_done.notify_all();
+                }
+                Err(err) => {
+                    self.sync_done.notify_all();
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// One fdatasync of the active segment; returns the end it covers.
+    fn sync_active(&self) -> Result<u64> {
+        let (file, path, covered) = {
+            let writer = self.writer.lock();
+            let covered = writer.active.meta.read().end_offset;
+            (
+                Arc::clone(&writer.active.file),
+                writer.active.path.clone(),
+                covered,
+            )
+        };
+        match file.sync_data() {
+            Ok(()) => Ok(covered),
+            Err(source) => {
+                let err = Error::Io {
+                    path,
+                    op: "sync_data",
+                    source,
+                };
+                // A failed fsync may have dropped dirty pages; retrying could report
+                // success for data that is gone, so the log stops here.
+                self.poison(&err);
+                Err(err)
+            }
+        }
+    }
+
+    fn background_sync(&self, interval_ms: u32) {
+        let interval = Duration::from_millis(u64::from(interval_ms));
+        loop {
+            {
+                let mut stop = self.background_stop.lock();
+                if *stop {
+                    return;
+                }
+                self.background_wake.wait_for(&mut stop, interval);
+                if *stop {
+                    return;
+                }
+            }
+            if self.poisoned.load(Ordering::Acquire) {
+                return;
+            }
+            let target = self.written.load(Ordering::Acquire);
+            // A failure poisons the log, and appends report it; nothing to do here.
+            let _ = self.wait_durable(target);
+        }
+    }
+
+    fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
+        let segments = self.segments.read();
+        let i = segments.partition_point(|s| s.base_offset <= offset);
+        let segment = segments.get(i.checked_sub(1)?)?;
+        Some(Arc::clone(segment))
+    }
+
+    fn retain_while(&self, remove: impl Fn(&SegmentMeta) -> bool) -> Result<RetentionReport> {
+        let _serial = self.retention.lock();
+        let removed: Vec<Arc<Segment>> = {
+            // The writer mutex keeps a roll from changing which segment is active meanwhile.
+            let _writer = self.writer.lock();
+            let mut segments = self.segments.write();
+            let sealed = segments.len().saturating_sub(1);
+            let count = segments[..sealed]
+                .iter()
+                .take_while(|s| {
+                    let m = s.meta.read();
+                    m.sealed && remove(&m)
+                })
+                .count();
+            let removed: Vec<_> = segments.drain(..count).collect();
+            if let Some(first) = segments.first() {
+                self.first.store(first.base_offset, Ordering::Release);
+            }
+            removed
+        };
+        let mut report = RetentionReport {
+            first_offset: Offset(self.first.load(Ordering::Acquire)),
+            ..RetentionReport::default()
+        };
+        let storage = self.options.storage.as_ref();
+        for segment in removed {
+            let m = segment.meta.read().clone();
+            // Oldest first, each removal made durable before the next, so a crash leaves
+            // a log that is still dense (a suffix of what it was).
+            remove_if_exists(storage, &segment.side_path)?;
+            storage
+                .remove_file(&segment.path)
+                .map_err(io_error(&segment.path, "remove"))?;
+            storage
+                .sync_dir(&self.dir)
+                .map_err(io_error(&self.dir, "sync_dir"))?;
+            report.segments_removed += 1;
+            report.records_removed += m.record_count();
+            report.bytes_removed += m.end_position;
+        }
+        Ok(report)
+    }
+}
+
+impl LogIter {
+    fn new(inner: Arc<Inner>, from: u64, to: u64, chunk_bytes: usize) -> Self {
+        LogIter {
+            inner,
+            next: from,
+            end: to,
+            segment: None,
+            segment_limit: 0,
+            segment_end_offset: 0,
+            reader_offset: 0,
+            reader: FrameReader::new(0, chunk_bytes),
+            failed: false,
+        }
+    }
+
+    /// The offset the next record will have.
+    pub fn next_offset(&self) -> Offset {
+        Offset(self.next)
+    }
+
+    fn fail(&mut self, err: Error) -> Option<Result<RecordRef<'_>>> {
+        self.failed = true;
+        Some(Err(err))
+    }
+
+    /// The next record, borrowing its payload from the iterator's buffer.
+    pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>>> {
+        if self.failed || self.next >= self.end {
+            return None;
+        }
+        let need_segment = match &self.segment {
+            None => true,
+            Some(_) => self.next >= self.segment_end_offset,
+        };
+        if need_segment {
+            let Some(segment) = self.inner.segment_for(self.next) else {
+                let (first, next) = self.inner.bounds();
+                return self.fail(out_of_range(self.next, first, next));
+            };
+            let (entry, limit, end_offset) = {
+                let m = segment.meta.read();
+                (m.locate(self.next), m.end_position, m.end_offset)
+            };
+            if self.next >= end_offset {
+                let (first, next) = self.inner.bounds();
+                return self.fail(out_of_range(self.next, first, next));
+            }
+            self.reader.seek(entry.position);
+            self.reader_offset = entry.offset;
+            self.segment_limit = limit;
+            self.segment_end_offset = end_offset;
+            self.segment = Some(segment);
+        }
+        let segment = self.segment.clone()?;
+        let max = self.inner.options.record_bytes_max;
+        loop {
+            let step = match self
+                .reader
+                .next(segment.file.as_ref(), self.segment_limit, max)
+            {
+                Ok(step) => step,
+                Err(source) => {
+                    return self.fail(Error::Io {
+                        path: segment.path.clone(),
+                        op: "read",
+                        source,
+                    })
+                }
+            };
+            match step {
+                Step::Frame { frame, position } => {
+                    if frame.offset != self.reader_offset {
+                        let kind = CorruptionKind::OffsetMismatch {
+                            expected: self.reader_offset,
+                            found: frame.offset,
+                        };
+                        return self.fail(corrupt(&segment.path, position, kind));
+                    }
+                    self.reader_offset += 1;
+                    if frame.offset < self.next {
+                        continue;
+                    }
+                    self.next += 1;
+                    return Some(Ok(RecordRef {
+                        offset: Offset(frame.offset),
+                        timestamp_ms: frame.timestamp_ms,
+                        payload: self.reader.payload(),
+                    }));
+                }
+                Step::End => {
+                    let kind = CorruptionKind::Truncated {
+                        needed: FRAME_HEADER_BYTES as u64,
+                        available: 0,
+                    };
+                    let position = self.reader.position();
+                    return self.fail(corrupt(&segment.path, position, kind));
+                }
+                Step::Bad { position, kind } => {
+                    return self.fail(corrupt(&segment.path, position, kind));
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for LogIter {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_ref().map(|r| r.map(|r| r.to_record()))
+    }
+}
+
+fn out_of_range(offset: u64, first: u64, next: u64) -> Error {
+    Error::OffsetOutOfRange {
+        offset: Offset(offset),
+        first: Offset(first),
+        next: Offset(next),
+    }
+}
+
+fn invalid(reason: &str) -> Error {
+    Error::InvalidOptions {
+        reason: reason.to_owned(),
+    }
+}
+
+fn validate_options(options: &LogOptions) -> Result<()> {
+    if options.record_bytes_max == 0 {
+        return Err(invalid("record_bytes_max must be > 0"));
+    }
+    if options.index_interval_bytes == 0 {
+        return Err(invalid("index_interval_bytes must be > 0"));
+    }
+    let smallest = SEGMENT_HEADER_BYTES as u64 + frame_bytes(options.record_bytes_max as usize);
+    if options.segment_bytes_max < smallest {
+        return Err(Error::InvalidOptions {
+            reason: format!(
+                "segment_bytes_max {} cannot hold one record of record_bytes_max {} (needs {smallest})",
+                options.segment_bytes_max, options.record_bytes_max
+            ),
+        });
+    }
+    if options.sync == SyncPolicy::IntervalMs(0) {
+        return Err(invalid("SyncPolicy::IntervalMs needs an interval > 0"));
+    }
+    Ok(())
+}
+
+fn lock_dir(storage: &dyn Storage, dir: &Path) -> Result<Box<dyn StorageLock>> {
+    storage
+        .create_dir_all(dir)
+        .map_err(io_error(dir, "create_dir_all"))?;
+    let path = dir.join(LOCK_FILE_NAME);
+    match storage.try_lock(&path) {
+        Ok(lock) => Ok(lock),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(Error::Locked { path }),
+        Err(source) => Err(Error::Io {
+            path,
+            op: "lock",
+            source,
+        }),
+    }
+}
+
+/// Base offsets of the segments in `dir`, ascending; removes leftover temporary files.
+fn list_segments(storage: &dyn Storage, dir: &Path) -> Result<Vec<u64>> {
+    let names = storage.list_dir(dir).map_err(io_error(dir, "list_dir"))?;
+    let mut bases = Vec::new();
+    for name in names {
+        if let Some(base) = parse_segment_file_name(&name) {
+            bases.push(base);
+        } else if name.ends_with(".tmp") {
+            remove_if_exists(storage, &dir.join(&name))?;
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+fn remove_if_exists(storage: &dyn Storage, path: &Path) -> Result<()> {
+    match storage.remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            op: "remove",
+            source,
+        }),
+    }
+}
+
+/// Creates a segment file with its header, synced, with its directory entry synced.
+fn create_segment(storage: &dyn Storage, dir: &Path, base_offset: u64) -> Result<Segment> {
+    let path = dir.join(segment_file_name(base_offset));
+    let file = storage
+        .open_file(&path, OpenMode::CreateNew)
+        .map_err(io_error(&path, "create"))?;
+    file.write_all_at(&encode_segment_header(base_offset), 0)
+        .map_err(io_error(&path, "write"))?;
+    file.sync_data().map_err(io_error(&path, "sync_data"))?;
+    storage.sync_dir(dir).map_err(io_error(dir, "sync_dir"))?;
+    Ok(Segment {
+        base_offset,
+        side_path: dir.join(side_file_name(base_offset)),
+        path,
+        file,
+        meta: RwLock::new(SegmentMeta::empty(base_offset)),
+    })
+}
+
+/// Writes a side file atomically: temporary file, sync, rename, directory sync.
+fn write_side_file(
+    storage: &dyn Storage,
+    dir: &Path,
+    segment: &Segment,
+    side: &SideFile,
+) -> Result<()> {
+    let tmp = segment.side_path.with_extension("idx.tmp");
+    remove_if_exists(storage, &tmp)?;
+    let file = storage
+        .open_file(&tmp, OpenMode::CreateNew)
+        .map_err(io_error(&tmp, "create"))?;
+    file.write_all_at(&encode_side_file(side), 0)
+        .map_err(io_error(&tmp, "write"))?;
+    file.sync_data().map_err(io_error(&tmp, "sync_data"))?;
+    drop(file);
+    storage
+        .rename(&tmp, &segment.side_path)
+        .map_err(io_error(&tmp, "rename"))?;
+    storage.sync_dir(dir).map_err(io_error(dir, "sync_dir"))
+}
+
+/// Reads a side file; `None` when missing or damaged (the caller rebuilds it by a scan).
+fn read_side_file(storage: &dyn Storage, path: &Path) -> Result<Option<SideFile>> {
+    let file = match storage.open_file(path, OpenMode::ReadWrite) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                op: "open",
+                source,
+            })
+        }
+    };
+    let len = file.len_bytes().map_err(io_error(path, "len"))?;
+    // A side file holds 16 bytes per index entry; anything absurdly large is damage.
+    if len > (1 << 32) {
+        return Ok(None);
+    }
+    let mut bytes = vec![0u8; len as usize];
+    let got = read_exact_at(file.as_ref(), &mut bytes, 0).map_err(io_error(path, "read"))?;
+    bytes.truncate(got);
+    Ok(decode_side_file(&bytes).ok())
+}
+
+/// Opens one existing segment during `Log::open`, recovering it if it is the last.
+fn open_segment(
+    dir: &Path,
+    options: &LogOptions,
+    base: u64,
+    is_last: bool,
+    expected_base: Option<u64>,
+    report: &mut OpenReport,
+) -> Result<Segment> {
+    let storage = options.storage.as_ref();
+    let path = dir.join(segment_file_name(base));
+    let side_path = dir.join(side_file_name(base));
+    if let Some(expected) = expected_base {
+        if expected != base {
+            return Err(corrupt(
+                &path,
+                0,
+                CorruptionKind::SegmentGap {
+                    expected,
+                    found: base,
+                },
+            ));
+        }
+    }
+    let file = storage
+        .open_file(&path, OpenMode::ReadWrite)
+        .map_err(io_error(&path, "open"))?;
+    let len = file.len_bytes().map_err(io_error(&path, "len"))?;
+    if len < SEGMENT_HEADER_BYTES as u64 && is_last {
+        // A crash while creating the segment: it cannot hold a record yet.
+        file.set_len(0).map_err(io_error(&path, "set_len"))?;
+        file.write_all_at(&encode_segment_header(base), 0)
+            .map_err(io_error(&path, "write"))?;
+        file.sync_data().map_err(io_error(&path, "sync_data"))?;
+        report.header_rewritten = true;
+        remove_if_exists(storage, &side_path)?;
+        return Ok(Segment {
+            base_offset: base,
+            path,
+            side_path,
+            file,
+            meta: RwLock::new(SegmentMeta::empty(base)),
+        });
+    }
+    let mut header = [0u8; SEGMENT_HEADER_BYTES];
+    let got = read_exact_at(file.as_ref(), &mut header, 0).map_err(io_error(&path, "read"))?;
+    let found = decode_segment_header(&header[..got]).map_err(|kind| corrupt(&path, 0, kind))?;
+    if found != base {
+        return Err(corrupt(
+            &path,
+            0,
+            CorruptionKind::BaseOffsetMismatch {
+                name: base,
+                header: found,
+            },
+        ));
+    }
+    let side = read_side_file(storage, &side_path)?
+        .filter(|s| s.base_offset == base && s.segment_bytes == len);
+    let meta = match side {
+        Some(side) => {
+            let mut meta = SegmentMeta::from_side_file(side);
+            if is_last {
+                // Written at a clean close; appends will make it stale, so it goes now.
+                meta.sealed = false;
+                remove_if_exists(storage, &side_path)?;
+                storage.sync_dir(dir).map_err(io_error(dir, "sync_dir"))?;
+            }
+            meta
+        }
+        None => {
+            let scan = scan_frames(
+                file.as_ref(),
+                SegmentMeta::empty(base),
+                len,
+                options.record_bytes_max,
+                options.index_interval_bytes,
+            )
+            .map_err(io_error(&path, "read"))?;
+            let mut meta = scan.meta;
+            if let Some((position, kind)) = scan.damage {
+                if !is_last {
+                    // Sealed segments were synced whole before the next one existed: any
+                    // damage here is media damage, never a torn write.
+                    return Err(corrupt(&path, position, kind));
+                }
+                let follower = find_next_valid(
+                    file.as_ref(),
+                    position,
+                    len,
+                    meta.end_offset,
+                    options.record_bytes_max,
+                )
+                .map_err(io_error(&path, "read"))?;
+                if let Some((valid_position, _)) = follower {
+                    // Valid records after the damage were acknowledged once: cutting
+                    // here would silently drop them. The user decides (Log::repair).
+                    let _ = valid_position;
+                    return Err(corrupt(&path, position, kind));
+                }
+                file.set_len(position).map_err(io_error(&path, "set_len"))?;
+                file.sync_data().map_err(io_error(&path, "sync_data"))?;
+                report.torn_tail = Some(TornTail {
+                    at: Corruption {
+                        segment: path.clone(),
+                        position,
+                        kind,
+                    },
+                    bytes_cut: len - position,
+                });
+            }
+            if is_last {
+                remove_if_exists(storage, &side_path)?;
+            } else {
+                meta.sealed = true;
+                let segment_for_side = Segment {
+                    base_offset: base,
+                    path: path.clone(),
+                    side_path: side_path.clone(),
+                    file: Arc::clone(&file),
+                    meta: RwLock::new(meta.clone()),
+                };
+                write_side_file(storage, dir, &segment_for_side, &meta.to_side_file())?;
+                report.side_files_rebuilt += 1;
+            }
+            meta
+        }
+    };
+    if !is_last {
+        debug_assert!(meta.sealed);
+    }
+    Ok(Segment {
+        base_offset: base,
+        path,
+        side_path,
+        file,
+        meta: RwLock::new(meta),
+    })
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: options over in-memory storage and
+//! deterministic payloads, so an API change edits one place.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actlog_log::{Log, LogOptions, MemStorage, Offset, SyncPolicy};
+
+pub const DIR: &str = "/log";
+
+pub fn dir() -> PathBuf {
+    PathBuf::from(DIR)
+}
+
+pub fn mem_options(mem: &MemStorage, segment_bytes_max: u64, sync: SyncPolicy) -> LogOptions {
+    LogOptions {
+        segment_bytes_max,
+        record_bytes_max: 1024,
+        sync,
+        index_interval_bytes: 256,
+        storage: Arc::new(mem.clone()),
+    }
+}
+
+/// The payload of record `i`: its length and contents both depend on `i`.
+pub fn payload(i: u64) -> Vec<u8> {
+    let len = (i * 7 % 113) as usize + 1;
+    (0..len).map(|j| (i as usize * 31 + j) as u8).collect()
+}
+
+pub fn timestamp(i: u64) -> i64 {
+    1_000 + i as i64 * 10
+}
+
+pub fn append_n(log: &Log, from: u64, n: u64) {
+    for i in from..from + n {
+        assert_eq!(log.append(&payload(i), timestamp(i)).unwrap(), Offset(i));
+    }
+}
+
+/// Checks that the log holds exactly records `[first, next)` with the expected contents.
+pub fn check_contents(log: &Log, first: u64, next: u64) {
+    assert_eq!(log.first_offset(), Offset(first));
+    assert_eq!(log.next_offset(), Offset(next));
+    let mut expected = first;
+    for record in log.iter_from(Offset(first)).unwrap() {
+        let record = record.unwrap();
+        assert_eq!(record.offset, Offset(expected));
+        assert_eq!(record.payload, payload(expected), "payload of {expected}");
+        assert_eq!(record.timestamp_ms, timestamp(expected));
+        expected += 1;
+    }
+    assert_eq!(expected, next);
+    if next > first {
+        let mid = first + (next - first) / 2;
+        assert_eq!(log.read(Offset(mid)).unwrap().payload, payload(mid));
+    }
+}
+
+pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
+    dir.join(format!("{base:020}.log"))
+}
+
+pub fn side_path(dir: &Path, base: u64) -> PathBuf {
+    dir.join(format!("{base:020}.idx"))
+}
