@@ -1,0 +1,247 @@
+//! Shared helpers: owned documents, a brute-force model of every lookup, and one
+//! `check` that compares the index with it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use actlog_index::{
+    IdRange, Index, IndexDoc, KeyRange, Order, PersonPosting, TimeRange, TypePosting, ValuePosting,
+};
+use actlog_model::{ActivityId, AttributeId, PersonId, TypeId};
+use std::ops::Bound;
+
+/// An owned document.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub id: u64,
+    pub person: u64,
+    pub type_id: u32,
+    pub occ: i64,
+    pub primary: Option<Vec<u8>>,
+    pub attrs: Vec<(u16, Vec<u8>)>,
+}
+
+pub const VALUES: [&[u8]; 5] = [b"", b"\0", b"a", b"a\0", b"b"];
+
+/// Borrowed views of `docs`, for `Index::add`.
+pub fn with_docs<R>(docs: &[Doc], f: impl FnOnce(&[IndexDoc<'_>]) -> R) -> R {
+    let attrs: Vec<Vec<(AttributeId, &[u8])>> = docs
+        .iter()
+        .map(|d| {
+            d.attrs
+                .iter()
+                .map(|(a, v)| (AttributeId(*a), v.as_slice()))
+                .collect()
+        })
+        .collect();
+    let views: Vec<IndexDoc<'_>> = docs
+        .iter()
+        .zip(&attrs)
+        .map(|(d, a)| IndexDoc {
+            id: ActivityId(d.id),
+            person: PersonId(d.person),
+            type_id: TypeId(d.type_id),
+            occurred_at_ms: d.occ,
+            primary_key: d.primary.as_deref(),
+            attributes: a,
+        })
+        .collect();
+    f(&views)
+}
+
+pub fn add(index: &Index, docs: &[Doc]) {
+    with_docs(docs, |v| index.add(v)).unwrap();
+}
+
+/// A small deterministic generator (xorshift), so failures replay from the seed.
+pub struct Gen(pub u64);
+
+impl Gen {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// A document with the given id: few persons, types and values so that lookups
+    /// hit many blocks; times move forward a minute per id with jitter and some
+    /// activities back-dated by hours (past the by-type block span).
+    pub fn doc(&mut self, id: u64) -> Doc {
+        let mut occ = 1_700_000_000_000 + id as i64 * 60_000 + self.below(120_000) as i64 - 60_000;
+        if self.below(10) == 0 {
+            occ -= self.below(4 * 3_600_000) as i64;
+        }
+        let primary = (self.below(5) != 0).then(|| VALUES[self.below(5) as usize].to_vec());
+        let attrs = if self.below(2) == 0 {
+            vec![(7u16, VALUES[self.below(3) as usize].to_vec())]
+        } else {
+            vec![]
+        };
+        Doc {
+            id,
+            person: self.below(5),
+            type_id: self.below(3) as u32,
+            occ,
+            primary,
+            attrs,
+        }
+    }
+}
+
+fn collect<T>(it: impl Iterator<Item = actlog_index::Result<T>>) -> Vec<T> {
+    it.collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+type KeyBounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+
+fn in_key_range(v: &[u8], start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    (match start {
+        Bound::Unbounded => true,
+        Bound::Included(s) => v >= s,
+        Bound::Excluded(s) => v > s,
+    }) && (match end {
+        Bound::Unbounded => true,
+        Bound::Included(e) => v <= e,
+        Bound::Excluded(e) => v < e,
+    })
+}
+
+fn ordered<T>(mut v: Vec<T>, order: Order) -> Vec<T> {
+    if order == Order::Descending {
+        v.reverse();
+    }
+    v
+}
+
+/// Compares every kind of lookup with a brute-force scan of `docs` (ids below `floor`
+/// excluded). `docs` are every live document in id order.
+pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
+    let live: Vec<&Doc> = docs.iter().filter(|d| d.id >= floor).collect();
+    let max_id = docs.last().map_or(0, |d| d.id + 1);
+    for order in [Order::Ascending, Order::Descending] {
+        for person in 0..5u64 {
+            let lo = g.below(max_id + 2);
+            let hi = lo + g.below(max_id + 2);
+            for range in [
+                IdRange::all(),
+                IdRange {
+                    start: ActivityId(lo),
+                    end: ActivityId(hi),
+                },
+            ] {
+                let want: Vec<PersonPosting> = live
+                    .iter()
+                    .filter(|d| {
+                        d.person == person && d.id >= range.start.get() && d.id < range.end.get()
+                    })
+                    .map(|d| PersonPosting {
+                        id: ActivityId(d.id),
+                        type_id: TypeId(d.type_id),
+                        occurred_at_ms: d.occ,
+                    })
+                    .collect();
+                let got = collect(index.person(PersonId(person), range, order));
+                assert_eq!(
+                    got,
+                    ordered(want, order),
+                    "person {person} {range:?} {order:?}"
+                );
+            }
+            let n = live.iter().filter(|d| d.person == person).count() as u64;
+            assert!(index.estimate_person(PersonId(person)) >= n);
+        }
+        for t in 0..3u32 {
+            let base = 1_700_000_000_000i64;
+            let a = base + g.below(max_id * 60_000 + 1) as i64 - 3_600_000;
+            let b = a + g.below(6 * 3_600_000) as i64;
+            for time in [
+                TimeRange::all(),
+                TimeRange {
+                    start_ms: a,
+                    end_ms: b,
+                },
+            ] {
+                let mut want: Vec<TypePosting> = live
+                    .iter()
+                    .filter(|d| d.type_id == t && d.occ >= time.start_ms && d.occ < time.end_ms)
+                    .map(|d| TypePosting {
+                        id: ActivityId(d.id),
+                        person: PersonId(d.person),
+                        occurred_at_ms: d.occ,
+                    })
+                    .collect();
+                want.sort_by_key(|p| (p.occurred_at_ms, p.id));
+                let got = collect(index.by_type(TypeId(t), time, order));
+                assert_eq!(
+                    got,
+                    ordered(want.clone(), order),
+                    "type {t} {time:?} {order:?}"
+                );
+                assert!(index.estimate_type(TypeId(t), time) >= want.len() as u64);
+            }
+            let ranges: [KeyBounds<'_>; 4] = [
+                (Bound::Unbounded, Bound::Unbounded),
+                (Bound::Included(b"\0"), Bound::Excluded(b"a\0")),
+                (Bound::Excluded(b"\0"), Bound::Included(b"a\0")),
+                (Bound::Excluded(b"a"), Bound::Unbounded),
+            ];
+            let mut keys: Vec<KeyRange<'_>> = VALUES.iter().map(|v| KeyRange::Exact(v)).collect();
+            keys.extend(
+                ranges
+                    .iter()
+                    .map(|&(start, end)| KeyRange::Range { start, end }),
+            );
+            for key in keys {
+                let (s, e) = match key {
+                    KeyRange::Exact(k) => (Bound::Included(k), Bound::Included(k)),
+                    KeyRange::Range { start, end } => (start, end),
+                };
+                let mut want: Vec<(Vec<u8>, ValuePosting)> = live
+                    .iter()
+                    .filter(|d| d.type_id == t)
+                    .filter_map(|d| d.primary.as_ref().map(|p| (p, d)))
+                    .filter(|(p, _)| in_key_range(p, s, e))
+                    .map(|(p, d)| {
+                        (
+                            p.clone(),
+                            ValuePosting {
+                                id: ActivityId(d.id),
+                                occurred_at_ms: d.occ,
+                            },
+                        )
+                    })
+                    .collect();
+                want.sort_by(|x, y| (&x.0, x.1.id).cmp(&(&y.0, y.1.id)));
+                let want: Vec<ValuePosting> = want.into_iter().map(|x| x.1).collect();
+                let got = collect(index.by_primary(TypeId(t), key, order));
+                assert_eq!(
+                    got,
+                    ordered(want.clone(), order),
+                    "primary {t} {key:?} {order:?}"
+                );
+                assert!(index.estimate_primary(TypeId(t), key) >= want.len() as u64);
+
+                let mut want: Vec<(Vec<u8>, ValuePosting)> = live
+                    .iter()
+                    .filter(|d| d.type_id == t)
+                    .flat_map(|d| d.attrs.iter().map(move |a| (a, d)))
+                    .filter(|((a, v), _)| *a == 7 && in_key_range(v, s, e))
+                    .map(|((_, v), d)| {
+                        (
+                            v.clone(),
+                            ValuePosting {
+                                id: ActivityId(d.id),
+                                occurred_at_ms: d.occ,
+                            },
+                        )
+                    })
+                    .collect();
+                want.sort_by(|x, y| (&x.0, x.1.id).cmp(&(&y.0, y.1.id)));
+                let want: Vec<ValuePosting> = want.into_iter().map(|x| x.1).collect();
+                let got = collect(index.by_attribute(TypeId(t), AttributeId(7), key, order));
+                assert_eq!(got, ordered(want, order), "attribute {t} {key:?} {order:?}");
+            }
+        }
+    }
+}
