@@ -1,5 +1,7 @@
 //! The crate's one error type.
 
+use crate::activity_type::TypeStatus;
+
 use crate::ids::{ActivityId, TypeId};
 use crate::value::InvalidValue;
 
@@ -75,7 +77,7 @@ pub enum Error {
         /// The type.
         type_id: TypeId,
         /// Its status.
-        status: String,
+        status: TypeStatus,
     },
     /// Discarding the draft of a type that was never approved would leave it empty; delete it.
     #[error("activity type {0} was never approved, so its draft cannot be discarded; delete the type instead")]

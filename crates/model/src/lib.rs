@@ -3,11 +3,19 @@
 //! This crate knows what an activity is and never touches a file: the engine hands it
 //! bytes read from the log and gets typed values back.
 
+mod activity_type;
+mod catalog;
 mod error;
 mod ids;
+mod standard;
 pub mod time;
 mod value;
 
+pub use activity_type::{
+    ActivityType, Attribute, AttributeDefinition, TypeDefinition, TypeOrigin, TypeStatus,
+    TypeVersion, API_NAME_CHARS_MAX, ATTRIBUTES_MAX, DESCRIPTION_CHARS_MAX, NAME_CHARS_MAX,
+};
+pub use catalog::{AttributeChanges, Catalog, CatalogEvent, CatalogOptions, TypeChanges};
 pub use error::{Error, Result};
 pub use ids::{ActivityId, AttributeId, PersonId, TypeId};
 pub use value::{
