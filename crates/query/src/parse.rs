@@ -151,10 +151,15 @@ impl Parser {
         self.depth -= 1;
     }
 
-    /// Whether `did` or `not did` starts `ahead` tokens from here.
+    /// Whether a smart-list term starts `ahead` tokens from here: `did`, possibly after
+    /// any number of `not`s and `(`s. A filter never contains `did`, so this lookahead
+    /// cannot mistake a filter for a list term.
     fn did_at(&self, ahead: usize) -> bool {
-        self.is_kw_at(ahead, "did")
-            || (self.is_kw_at(ahead, "not") && self.is_kw_at(ahead + 1, "did"))
+        let mut k = ahead;
+        while self.is_kw_at(k, "not") || self.token(k).tok == Tok::LParen {
+            k += 1;
+        }
+        self.is_kw_at(k, "did")
     }
 
     fn junction_continues(&self, word: &str, context: Context) -> bool {
