@@ -1,0 +1,128 @@
+//! A flipped bit is found by `verify` (sealed segments) or refused by `open` (the last
+//! segment, when valid records follow it), never cut silently; `repair` cuts on request.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use actlog_log::{CorruptionKind, Error, Log, MemStorage, Offset, SyncPolicy};
+use common::*;
+
+const SEGMENT_BYTES_MAX: u64 = 2048;
+
+/// Byte position of the frame of `offset` in its segment, found by walking frames.
+fn frame_position(segment_base: u64, offset: u64) -> u64 {
+    (segment_base..offset)
+        .map(|i| 24 + payload(i).len() as u64)
+        .sum::<u64>()
+        + 32
+}
+
+#[test]
+fn verify_finds_a_flipped_bit_in_a_sealed_segment() {
+    let mem = MemStorage::new();
+    let options = || mem_options(&mem, SEGMENT_BYTES_MAX, SyncPolicy::Always);
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    append_n(&log, 0, 100);
+    assert_eq!(log.verify().unwrap().damage, vec![]);
+    let sealed = log.segments()[1].clone();
+    assert!(sealed.sealed);
+    log.close().unwrap();
+
+    let victim = sealed.base_offset.0 + 3;
+    let position = frame_position(sealed.base_offset.0, victim);
+    let path = segment_path(&dir(), sealed.base_offset.0);
+    mem.flip_bit(&path, position + 30, 2).unwrap();
+
+    // Open trusts the sealed segment's side file, so it opens; verify and reads find it.
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    let report = log.verify().unwrap();
+    assert_eq!(report.damage.len(), 1, "{report:?}");
+    let damage = &report.damage[0];
+    assert_eq!(damage.segment, path);
+    assert_eq!(damage.position, position);
+    assert!(matches!(
+        damage.kind,
+        CorruptionKind::ChecksumMismatch { .. }
+    ));
+    assert_eq!(report.records_checked, 99);
+    match log.read(Offset(victim)) {
+        Err(Error::Corrupt {
+            segment,
+            position: p,
+            ..
+        }) => assert_eq!((segment, p), (path, position)),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // Records before the damage, and in other segments, still read.
+    assert_eq!(log.read(Offset(0)).unwrap().payload, payload(0));
+    assert_eq!(log.read(Offset(99)).unwrap().payload, payload(99));
+    assert_eq!(
+        log.read(Offset(victim - 1)).unwrap().payload,
+        payload(victim - 1)
+    );
+}
+
+#[test]
+fn open_refuses_mid_segment_damage_and_repair_cuts_there() {
+    let mem = MemStorage::new();
+    let options = || mem_options(&mem, 1 << 20, SyncPolicy::Always);
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    append_n(&log, 0, 20);
+    drop(log);
+    let path = segment_path(&dir(), 0);
+    let position = frame_position(0, 12);
+    mem.flip_bit(&path, position + 5, 0).unwrap();
+
+    match Log::open(dir(), options()) {
+        Err(Error::Corrupt {
+            segment,
+            position: p,
+            ..
+        }) => assert_eq!((segment, p), (path.clone(), position)),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // Refusing changed nothing: it refuses again.
+    assert!(matches!(
+        Log::open(dir(), options()),
+        Err(Error::Corrupt { .. })
+    ));
+
+    let report = Log::repair(dir(), options()).unwrap();
+    let cut = report.cut_at.unwrap();
+    assert_eq!((cut.segment, cut.position), (path, position));
+    assert_eq!(report.next_offset, Offset(12));
+    assert_eq!(
+        report.bytes_removed,
+        (12..20).map(|i| 24 + payload(i).len() as u64).sum::<u64>()
+    );
+    let (log, report) = Log::open(dir(), options()).unwrap();
+    assert_eq!(report.torn_tail, None);
+    check_contents(&log, 0, 12);
+    append_n(&log, 12, 3);
+    check_contents(&log, 0, 15);
+}
+
+#[test]
+fn open_refuses_damage_in_a_sealed_segment_without_side_file_and_repair_drops_later_segments() {
+    let mem = MemStorage::new();
+    let options = || mem_options(&mem, SEGMENT_BYTES_MAX, SyncPolicy::Always);
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    append_n(&log, 0, 100);
+    let segments = log.segments();
+    log.close().unwrap();
+    let base = segments[1].base_offset.0;
+    use actlog_log::Storage;
+    mem.remove_file(&side_path(&dir(), base)).unwrap();
+    let position = frame_position(base, base + 1);
+    mem.flip_bit(&segment_path(&dir(), base), position + 26, 7)
+        .unwrap();
+    assert!(
+        matches!(Log::open(dir(), options()), Err(Error::Corrupt { position: p, .. }) if p == position)
+    );
+    let report = Log::repair(dir(), options()).unwrap();
+    assert_eq!(report.segments_removed, segments.len() - 2);
+    assert_eq!(report.next_offset, Offset(base + 1));
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    check_contents(&log, 0, base + 1);
+    assert_eq!(log.verify().unwrap().damage, vec![]);
+}
