@@ -3,14 +3,20 @@
 //! This crate knows what an activity is and never touches a file: the engine hands it
 //! bytes read from the log and gets typed values back.
 
+mod activity;
 mod activity_type;
 mod catalog;
+pub mod codec;
 mod error;
 mod ids;
 mod standard;
 pub mod time;
 mod value;
 
+pub use activity::{
+    Activity, AttrRef, NewActivity, SkipReason, TypeRef, ValidActivity, ATTRIBUTES_BYTES_MAX,
+    IDEMPOTENCY_KEY_BYTES_MAX,
+};
 pub use activity_type::{
     ActivityType, Attribute, AttributeDefinition, TypeDefinition, TypeOrigin, TypeStatus,
     TypeVersion, API_NAME_CHARS_MAX, ATTRIBUTES_MAX, DESCRIPTION_CHARS_MAX, NAME_CHARS_MAX,

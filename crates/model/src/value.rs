@@ -558,7 +558,6 @@ impl Value {
 
     /// Cheap invariant checks for a value read back from storage: finite floats, dates
     /// within years 0001..=9999, strings within their type's bound.
-    #[allow(dead_code)] // used by the codec
     pub(crate) fn check_stored(&self) -> Result<(), &'static str> {
         match self {
             Value::Float(f) | Value::Currency(f) if !f.is_finite() => Err("non-finite float"),
@@ -582,7 +581,6 @@ impl Value {
 
     /// Roughly how many bytes the value takes in Marketo's attribute array, used for the
     /// 64 KiB bound on one activity's attributes (Marketo error 1049).
-    #[allow(dead_code)] // used by validation
     pub(crate) fn json_len_bytes(&self) -> usize {
         match self {
             Value::String(s)
