@@ -1271,10 +1271,9 @@ fn open_segment(
                     options.record_bytes_max,
                 )
                 .map_err(io_error(&path, "read"))?;
-                if let Some((valid_position, _)) = follower {
+                if follower.is_some() {
                     // Valid records after the damage were acknowledged once: cutting
                     // here would silently drop them. The user decides (Log::repair).
-                    let _ = valid_position;
                     return Err(corrupt(&path, position, kind));
                 }
                 file.set_len(position).map_err(io_error(&path, "set_len"))?;
