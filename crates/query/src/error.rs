@@ -39,6 +39,41 @@ pub enum Error {
         /// The limit.
         text_bytes_max: usize,
     },
+    /// A type named in the query is not in the catalog.
+    #[error("unknown activity type `{name}`")]
+    UnknownType {
+        /// The name or id as written.
+        name: String,
+    },
+    /// No type in scope has an attribute with this API name.
+    #[error("unknown attribute `{name}` (looked in {scope})")]
+    UnknownAttribute {
+        /// The attribute's API name as written.
+        name: String,
+        /// The types searched: their API names, or `any type`.
+        scope: String,
+    },
+    /// A literal that does not fit the data type of the field it is compared with.
+    #[error("`{field}` is {data_type}, which cannot be compared with {literal}")]
+    TypeMismatch {
+        /// `primary` or `attr.NAME`.
+        field: String,
+        /// The field's data type (the first one in scope, when types disagree).
+        data_type: actlog_model::DataType,
+        /// The literal and its kind, e.g. `string "x"`.
+        literal: String,
+    },
+    /// An operator that makes no sense for the field's data type (`contains` on an
+    /// integer, `in last` on a string).
+    #[error("`{field}` is {data_type}, which does not support `{op}`")]
+    UnsupportedOperator {
+        /// `primary` or `attr.NAME`.
+        field: String,
+        /// The field's data type.
+        data_type: actlog_model::DataType,
+        /// The operator.
+        op: crate::OpKind,
+    },
     /// The JSON form could not be read.
     #[error("invalid JSON query: {0}")]
     Json(#[from] serde_json::Error),

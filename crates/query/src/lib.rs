@@ -28,11 +28,15 @@ mod error;
 mod json;
 mod lex;
 mod parse;
+mod resolve;
+mod smart;
 mod time;
 
 pub use ast::{AttrPredicate, Did, Field, Filter, Literal, Op, OpKind, SmartList, TypeRef};
 pub use error::{Error, Result};
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
+pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
+pub use smart::{people_brute_force, resolve_smart_list, ResolvedDid, ResolvedList};
 pub use time::{Date, DateTime, Duration, DurationUnit, Time};
 
 impl std::str::FromStr for Filter {
