@@ -45,7 +45,7 @@ impl Case {
     }
 }
 
-type IngestBench = fn(&mut BenchmarkGroup<'_, WallTime>, &[GenActivity], Case);
+type IngestBench = fn(&mut BenchmarkGroup<'_, WallTime>, &[GenActivity<'_>], Case);
 
 /// Every target in the group; actlog joins as one more line.
 const TARGETS: [IngestBench; 3] = [
@@ -56,7 +56,7 @@ const TARGETS: [IngestBench; 3] = [
 
 fn ingest_target<T: BenchTarget>(
     group: &mut BenchmarkGroup<'_, WallTime>,
-    pool: &[GenActivity],
+    pool: &[GenActivity<'_>],
     case: Case,
 ) {
     let per_iter = case.records_per_iter();

@@ -79,7 +79,7 @@ enum Indexed {
     No,
 }
 
-fn load<T: BenchTarget + 'static>(data: &[GenActivity], indexed: Indexed) -> Loaded {
+fn load<T: BenchTarget + 'static>(data: &[GenActivity<'_>], indexed: Indexed) -> Loaded {
     let dir = tempfile::tempdir().unwrap();
     let mut target = T::open(dir.path(), Durability::Never).unwrap();
     for batch in data.chunks(LOAD_BATCH) {

@@ -26,8 +26,8 @@ pub struct Record {
     pub note: String,
 }
 
-impl From<&GenActivity> for Record {
-    fn from(a: &GenActivity) -> Self {
+impl From<&GenActivity<'_>> for Record {
+    fn from(a: &GenActivity<'_>) -> Self {
         Self {
             person: a.person,
             type_index: a.type_index,
@@ -40,15 +40,15 @@ impl From<&GenActivity> for Record {
     }
 }
 
-impl PartialEq<GenActivity> for Record {
-    fn eq(&self, a: &GenActivity) -> bool {
+impl PartialEq<GenActivity<'_>> for Record {
+    fn eq(&self, a: &GenActivity<'_>) -> bool {
         self.person == a.person
             && self.type_index == a.type_index
             && self.occurred_at_ms == a.occurred_at_ms
-            && *self.primary == *a.primary
-            && *self.source == *a.source
+            && self.primary == a.primary
+            && self.source == a.source
             && self.value == a.value
-            && *self.note == *a.note
+            && self.note == a.note
     }
 }
 
@@ -89,15 +89,15 @@ const fn config() -> bincode::config::Configuration {
 /// # Errors
 ///
 /// [`crate::Error::Encode`] if bincode fails (it does not for these types).
-pub fn encode_record(a: &GenActivity, out: &mut Vec<u8>) -> Result<()> {
+pub fn encode_record(a: &GenActivity<'_>, out: &mut Vec<u8>) -> Result<()> {
     let r = RecordRef {
         person: a.person,
         type_index: a.type_index,
         occurred_at_ms: a.occurred_at_ms,
-        primary: &a.primary,
-        source: &a.source,
+        primary: a.primary,
+        source: a.source,
         value: a.value,
-        note: &a.note,
+        note: a.note,
     };
     bincode::serde::encode_into_std_write(&r, out, config())?;
     Ok(())
@@ -110,11 +110,11 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, String> {
 }
 
 /// Appends the encoding of the three extra attributes of `a` to `out`.
-pub(crate) fn encode_attrs(a: &GenActivity, out: &mut Vec<u8>) -> Result<()> {
+pub(crate) fn encode_attrs(a: &GenActivity<'_>, out: &mut Vec<u8>) -> Result<()> {
     let r = AttrsRef {
-        source: &a.source,
+        source: a.source,
         value: a.value,
-        note: &a.note,
+        note: a.note,
     };
     bincode::serde::encode_into_std_write(&r, out, config())?;
     Ok(())

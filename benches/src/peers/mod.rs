@@ -64,7 +64,7 @@ pub trait BenchTarget: Sized {
     /// # Errors
     ///
     /// I/O, encoding or engine errors; the batch may then be partly stored.
-    fn ingest_batch(&mut self, batch: &[GenActivity]) -> Result<()>;
+    fn ingest_batch(&mut self, batch: &[GenActivity<'_>]) -> Result<()>;
 
     /// The person's latest activities, newest first: ordered by
     /// `(occurred_at_ms, ingest order)` descending, at most `limit`.
@@ -113,8 +113,8 @@ pub(crate) mod conformance {
     use super::*;
     use crate::workload::{Workload, WorkloadOptions};
 
-    fn expected_latest(model: &[GenActivity], person: u64, limit: usize) -> Vec<Record> {
-        let mut hits: Vec<(usize, &GenActivity)> = model
+    fn expected_latest(model: &[GenActivity<'_>], person: u64, limit: usize) -> Vec<Record> {
+        let mut hits: Vec<(usize, &GenActivity<'_>)> = model
             .iter()
             .enumerate()
             .filter(|(_, a)| a.person == person)
@@ -126,8 +126,13 @@ pub(crate) mod conformance {
             .collect()
     }
 
-    fn expected_range(model: &[GenActivity], type_index: u32, from: i64, to: i64) -> Vec<Record> {
-        let mut hits: Vec<(usize, &GenActivity)> = model
+    fn expected_range(
+        model: &[GenActivity<'_>],
+        type_index: u32,
+        from: i64,
+        to: i64,
+    ) -> Vec<Record> {
+        let mut hits: Vec<(usize, &GenActivity<'_>)> = model
             .iter()
             .enumerate()
             .filter(|(_, a)| {
@@ -138,7 +143,7 @@ pub(crate) mod conformance {
         hits.into_iter().map(|(_, a)| Record::from(a)).collect()
     }
 
-    fn check_reads<T: BenchTarget>(target: &mut T, model: &[GenActivity], w: &Workload) {
+    fn check_reads<T: BenchTarget>(target: &mut T, model: &[GenActivity<'_>], w: &Workload) {
         let mut replayed = Vec::new();
         let n = target.replay(&mut |r| replayed.push(r)).unwrap();
         assert_eq!(n as usize, model.len());

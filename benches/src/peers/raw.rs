@@ -126,7 +126,7 @@ impl BenchTarget for RawFile {
         })
     }
 
-    fn ingest_batch(&mut self, batch: &[GenActivity]) -> Result<()> {
+    fn ingest_batch(&mut self, batch: &[GenActivity<'_>]) -> Result<()> {
         for a in batch {
             self.buf.clear();
             encode_record(a, &mut self.buf)?;

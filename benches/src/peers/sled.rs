@@ -95,7 +95,7 @@ impl BenchTarget for PlainSled {
         })
     }
 
-    fn ingest_batch(&mut self, batch: &[GenActivity]) -> Result<()> {
+    fn ingest_batch(&mut self, batch: &[GenActivity<'_>]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }

@@ -138,7 +138,7 @@ impl BenchTarget for Sqlite {
         })
     }
 
-    fn ingest_batch(&mut self, batch: &[GenActivity]) -> Result<()> {
+    fn ingest_batch(&mut self, batch: &[GenActivity<'_>]) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -152,7 +152,7 @@ impl BenchTarget for Sqlite {
                     a.person as i64,
                     a.type_index,
                     a.occurred_at_ms,
-                    &*a.primary,
+                    a.primary,
                     &self.attrs_buf[..],
                 ])?;
             }
