@@ -53,14 +53,20 @@ fn bench_append(c: &mut Criterion) {
         for batch in [1usize, 100, 1000] {
             group.throughput(Throughput::Elements(batch as u64));
             let data = payloads(batch);
-            let records: Vec<(&[u8], i64)> = data.iter().map(|p| (p.as_slice(), 1_700_000_000_000)).collect();
+            let records: Vec<(&[u8], i64)> = data
+                .iter()
+                .map(|p| (p.as_slice(), 1_700_000_000_000))
+                .collect();
             let tmp = tempfile::tempdir().unwrap();
             let (log, _) = Log::open(tmp.path(), options(sync)).unwrap();
             group.bench_with_input(BenchmarkId::new(name, batch), &batch, |b, _| {
                 b.iter(|| {
                     let range = log.append_batch(&records).unwrap();
-                    if range.start.0 % (1 << 18) < batch as u64 && log.segments().len() > SEGMENTS_KEPT {
-                        let keep_from = log.segments()[log.segments().len() - SEGMENTS_KEPT].base_offset;
+                    if range.start.0 % (1 << 18) < batch as u64
+                        && log.segments().len() > SEGMENTS_KEPT
+                    {
+                        let keep_from =
+                            log.segments()[log.segments().len() - SEGMENTS_KEPT].base_offset;
                         log.retain_before(keep_from).unwrap();
                     }
                     black_box(range)
@@ -77,25 +83,29 @@ fn bench_append(c: &mut Criterion) {
             let mut writer = BufWriter::with_capacity(1 << 20, File::create(&path).unwrap());
             let mut offset = 0u64;
             let mut frame = Vec::with_capacity(PAYLOAD_BYTES + 24);
-            group.bench_with_input(BenchmarkId::new(format!("plain_writer_{name}"), batch), &batch, |b, _| {
-                b.iter(|| {
-                    for p in &data {
-                        frame.clear();
-                        encode_frame(&mut frame, offset, 1_700_000_000_000, p);
-                        writer.write_all(&frame).unwrap();
-                        offset += 1;
-                    }
-                    writer.flush().unwrap();
-                    if sync == SyncPolicy::Always {
-                        writer.get_ref().sync_data().unwrap();
-                    }
-                    if offset % (1 << 18) < batch as u64 {
-                        // Bound disk use like the log's retention does.
-                        writer.get_ref().set_len(0).unwrap();
-                        std::io::Seek::rewind(writer.get_mut()).unwrap();
-                    }
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new(format!("plain_writer_{name}"), batch),
+                &batch,
+                |b, _| {
+                    b.iter(|| {
+                        for p in &data {
+                            frame.clear();
+                            encode_frame(&mut frame, offset, 1_700_000_000_000, p);
+                            writer.write_all(&frame).unwrap();
+                            offset += 1;
+                        }
+                        writer.flush().unwrap();
+                        if sync == SyncPolicy::Always {
+                            writer.get_ref().sync_data().unwrap();
+                        }
+                        if offset % (1 << 18) < batch as u64 {
+                            // Bound disk use like the log's retention does.
+                            writer.get_ref().set_len(0).unwrap();
+                            std::io::Seek::rewind(writer.get_mut()).unwrap();
+                        }
+                    })
+                },
+            );
         }
     }
     group.finish();
@@ -137,7 +147,9 @@ fn bench_read(c: &mut Criterion) {
     group.bench_function("for_each_from", |b| {
         b.iter(|| {
             let mut bytes = 0usize;
-            let n = log.for_each_from(Offset(0), |r| bytes += r.payload.len()).unwrap();
+            let n = log
+                .for_each_from(Offset(0), |r| bytes += r.payload.len())
+                .unwrap();
             assert_eq!(n, READ_RECORDS);
             black_box(bytes)
         })
@@ -164,7 +176,10 @@ fn bench_read(c: &mut Criterion) {
                 let mut hasher = crc32fast::Hasher::new();
                 hasher.update(&header[4..]);
                 hasher.update(&payload[..len]);
-                assert_eq!(hasher.finalize(), u32::from_le_bytes(header[..4].try_into().unwrap()));
+                assert_eq!(
+                    hasher.finalize(),
+                    u32::from_le_bytes(header[..4].try_into().unwrap())
+                );
                 n += 1;
             }
             assert_eq!(n, READ_RECORDS);
