@@ -14,7 +14,7 @@
 //! | attributes | varint count, then (varint `u16` id, tagged value) in ascending id order |
 //! | idempotency key | `0`, or `1` then varint length and UTF-8 |
 //!
-//! A tagged value is a varint tag (the position of its data type in [`StoredValue`]:
+//! A tagged value is a varint tag (the position of its data type in `StoredValue`:
 //! 0 string, 1 text, 2 integer, 3 float, 4 boolean, 5 date, 6 datetime, 7 email, 8 link,
 //! 9 phone, 10 currency) then the value: strings as varint length and UTF-8, integers and
 //! dates as zigzag varints, floats as 8 bytes, booleans as one byte. Values carry their
