@@ -973,16 +973,22 @@ impl LogIter {
             self.segment_end_offset = end_offset;
             self.segment = Some(segment);
         }
-        let segment = self.segment.clone()?;
         let max = self.inner.options.record_bytes_max;
-        loop {
-            let step = match self
-                .reader
-                .next(segment.file.as_ref(), self.segment_limit, max)
-            {
+        // Disjoint field borrows: no Arc clone per record on the hot path.
+        let Self {
+            segment,
+            reader,
+            reader_offset,
+            next,
+            segment_limit,
+            ..
+        } = self;
+        let segment = segment.as_ref()?;
+        let outcome: Result<(u64, i64)> = loop {
+            let step = match reader.next(segment.file.as_ref(), *segment_limit, max) {
                 Ok(step) => step,
                 Err(source) => {
-                    return self.fail(Error::Io {
+                    break Err(Error::Io {
                         path: segment.path.clone(),
                         op: "read",
                         source,
@@ -991,36 +997,38 @@ impl LogIter {
             };
             match step {
                 Step::Frame { frame, position } => {
-                    if frame.offset != self.reader_offset {
+                    if frame.offset != *reader_offset {
                         let kind = CorruptionKind::OffsetMismatch {
-                            expected: self.reader_offset,
+                            expected: *reader_offset,
                             found: frame.offset,
                         };
-                        return self.fail(corrupt(&segment.path, position, kind));
+                        break Err(corrupt(&segment.path, position, kind));
                     }
-                    self.reader_offset += 1;
-                    if frame.offset < self.next {
+                    *reader_offset += 1;
+                    if frame.offset < *next {
                         continue;
                     }
-                    self.next += 1;
-                    return Some(Ok(RecordRef {
-                        offset: Offset(frame.offset),
-                        timestamp_ms: frame.timestamp_ms,
-                        payload: self.reader.payload(),
-                    }));
+                    *next += 1;
+                    break Ok((frame.offset, frame.timestamp_ms));
                 }
                 Step::End => {
+                    // The segment's metadata promised more records than its bytes hold.
                     let kind = CorruptionKind::Truncated {
                         needed: FRAME_HEADER_BYTES as u64,
                         available: 0,
                     };
-                    let position = self.reader.position();
-                    return self.fail(corrupt(&segment.path, position, kind));
+                    break Err(corrupt(&segment.path, reader.position(), kind));
                 }
-                Step::Bad { position, kind } => {
-                    return self.fail(corrupt(&segment.path, position, kind));
-                }
+                Step::Bad { position, kind } => break Err(corrupt(&segment.path, position, kind)),
             }
+        };
+        match outcome {
+            Ok((offset, timestamp_ms)) => Some(Ok(RecordRef {
+                offset: Offset(offset),
+                timestamp_ms,
+                payload: self.reader.payload(),
+            })),
+            Err(err) => self.fail(err),
         }
     }
 }
