@@ -90,6 +90,11 @@ impl ErrorCode {
         }
     }
 
+    /// The code for a quoted integer, if it is one this server uses.
+    pub fn from_code(code: &str) -> Option<ErrorCode> {
+        ALL_CODES.iter().copied().find(|c| c.as_str() == code)
+    }
+
     /// Marketo's standard description of the code.
     pub const fn description(self) -> &'static str {
         match self {
@@ -119,6 +124,32 @@ impl ErrorCode {
         }
     }
 }
+
+const ALL_CODES: [ErrorCode; 23] = [
+    ErrorCode::AccessTokenInvalid,
+    ErrorCode::AccessTokenExpired,
+    ErrorCode::RequestTimeOut,
+    ErrorCode::MethodNotSupported,
+    ErrorCode::InvalidJson,
+    ErrorCode::ResourceNotFound,
+    ErrorCode::SystemError,
+    ErrorCode::InvalidContentType,
+    ErrorCode::ConcurrentAccessLimit,
+    ErrorCode::CannotBeBlank,
+    ErrorCode::NoDataFound,
+    ErrorCode::InvalidDateFormat,
+    ErrorCode::BusinessRuleViolation,
+    ErrorCode::InvalidValue,
+    ErrorCode::MissingValue,
+    ErrorCode::InvalidData,
+    ErrorCode::FieldNotFound,
+    ErrorCode::ObjectNotFound,
+    ErrorCode::MaxActivityTypeLimit,
+    ErrorCode::MaxFieldLimit,
+    ErrorCode::ExportQueue,
+    ErrorCode::UnsupportedFilterType,
+    ErrorCode::FailedToCreateActivity,
+];
 
 /// An API error: a Marketo code and a message, answered as `success: false`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -229,6 +260,10 @@ mod tests {
     fn codes_are_quoted_integers() {
         assert_eq!(ErrorCode::AccessTokenInvalid.as_str(), "601");
         assert_eq!(ErrorCode::MaxFieldLimit.as_str(), "1028");
+        for c in ALL_CODES {
+            assert_eq!(ErrorCode::from_code(c.as_str()), Some(c));
+        }
+        assert_eq!(ErrorCode::from_code("999"), None);
         let e = ApiError::invalid_value("2015-04-0113", "datetime");
         assert_eq!(e.to_json()["code"], "1001");
         assert_eq!(

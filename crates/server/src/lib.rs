@@ -30,6 +30,7 @@ mod activities;
 mod api;
 mod auth;
 pub mod backend;
+mod engine_backend;
 mod error;
 mod exports;
 mod http;
@@ -44,6 +45,7 @@ mod types;
 
 pub use api::{ApiError, ErrorCode};
 pub use backend::Backend;
+pub use engine_backend::EngineBackend;
 pub use error::{Error, Result};
 pub use options::ServerOptions;
 
@@ -133,6 +135,23 @@ impl Server {
             }),
         }
     }
+}
+
+/// Serves `engine` until `shutdown` completes: what `actlog serve` calls.
+///
+/// Binds `options.addr`, answers Marketo's activity API and actlog's own endpoints, and
+/// on `shutdown` stops accepting, lets requests in flight finish, stops export jobs,
+/// syncs the engine and returns. Pass [`shutdown_signal()`] for Ctrl-C / SIGTERM.
+///
+/// # Errors
+/// [`Error::InvalidOptions`], [`Error::Bind`], [`Error::ExportsDir`], [`Error::Io`], or
+/// [`Error::Backend`] if the final sync fails.
+pub async fn serve(
+    engine: actlog::Engine,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    serve_backend(Arc::new(EngineBackend::new(engine)), options, shutdown).await
 }
 
 /// Binds and serves `backend` until `shutdown` completes (see [`Server::run`]).
