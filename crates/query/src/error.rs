@@ -74,6 +74,17 @@ pub enum Error {
         /// The operator.
         op: crate::OpKind,
     },
+    /// A cursor that this crate did not produce, or produced for the other direction.
+    #[error("invalid cursor `{cursor}`: {what}")]
+    InvalidCursor {
+        /// The cursor as given.
+        cursor: String,
+        /// What was wrong with it.
+        what: &'static str,
+    },
+    /// Reading activities failed.
+    #[error("reading activities: {0}")]
+    Source(#[from] crate::exec::SourceError),
     /// The JSON form could not be read.
     #[error("invalid JSON query: {0}")]
     Json(#[from] serde_json::Error),

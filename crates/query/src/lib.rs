@@ -25,6 +25,7 @@
 
 mod ast;
 mod error;
+mod exec;
 mod json;
 mod lex;
 mod parse;
@@ -34,6 +35,10 @@ mod time;
 
 pub use ast::{AttrPredicate, Did, Field, Filter, Literal, Op, OpKind, SmartList, TypeRef};
 pub use error::{Error, Result};
+pub use exec::{
+    occurred_bounds, scan, ActivitySource, Cursor, Direction, QueryOptions, Scan, ScanStats,
+    SegmentSpan, SourceError,
+};
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
 pub use smart::{people_brute_force, resolve_smart_list, ResolvedDid, ResolvedList};

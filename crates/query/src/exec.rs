@@ -1,0 +1,407 @@
+//! The log-scan executor: filtered activities in (occurred_at, id) order, resumable.
+//!
+//! The executor reads activities through [`ActivitySource`], which the engine implements
+//! over its log, so it owns no storage and runs on in-memory data in tests. Segments
+//! whose time bounds miss the filter's are skipped without being read. Segments may
+//! overlap in time (activities can be backdated), so the scan merges them lazily: a
+//! segment is read only when its earliest possible item could be next, and only the
+//! matches of segments read but not yet drained are held in memory.
+
+use crate::error::{Error, Result};
+use crate::resolve::{matches, ResolvedFilter};
+use actlog_model::{Activity, ActivityId};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::fmt;
+
+/// An error from an [`ActivitySource`], kept opaque so this crate knows no storage.
+#[derive(Debug)]
+pub struct SourceError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A log segment: its id span and the bounds of its activities' `occurred_at_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSpan {
+    /// First id in the segment.
+    pub first: ActivityId,
+    /// One past the last id in the segment.
+    pub end: ActivityId,
+    /// Smallest `occurred_at_ms` in the segment.
+    pub occurred_min_ms: i64,
+    /// Largest `occurred_at_ms` in the segment.
+    pub occurred_max_ms: i64,
+}
+
+/// How the executor reads activities; the engine implements it over the log.
+pub trait ActivitySource: Send + Sync {
+    /// The activity with this id, if visible.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] when reading fails.
+    fn get(&self, id: ActivityId) -> Result<Option<Activity>, SourceError>;
+    /// Log segments with their id span and time bounds, oldest first.
+    fn segments(&self) -> Vec<SegmentSpan>;
+    /// Activities with ids in `[from, to)`, in id order.
+    fn scan(
+        &self,
+        from: ActivityId,
+        to: ActivityId,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_>;
+    /// The first visible id.
+    fn first_id(&self) -> ActivityId;
+    /// One past the last visible (indexed) id.
+    fn end_id(&self) -> ActivityId;
+}
+
+/// The order results stream in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Oldest first, by (occurred_at, id).
+    #[default]
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+/// Where a query stopped: resume after this item. Opaque text for users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    occurred_at_ms: i64,
+    id: ActivityId,
+    direction: Direction,
+}
+
+impl Cursor {
+    /// The cursor just after `activity` in `direction`.
+    pub fn after(activity: &Activity, direction: Direction) -> Cursor {
+        Cursor {
+            occurred_at_ms: activity.occurred_at_ms,
+            id: activity.id,
+            direction,
+        }
+    }
+
+    /// Reads a cursor printed by `Display`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCursor`].
+    pub fn parse(text: &str) -> Result<Cursor> {
+        let bad = |what| Error::InvalidCursor {
+            cursor: text.chars().take(64).collect(),
+            what,
+        };
+        if text.len() != 34 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("not 34 hex digits"));
+        }
+        let hex = |range: std::ops::Range<usize>| u64::from_str_radix(&text[range], 16);
+        let occurred = hex(0..16).map_err(|_| bad("bad time"))?;
+        let id = hex(16..32).map_err(|_| bad("bad id"))?;
+        let direction = match hex(32..34).map_err(|_| bad("bad direction"))? {
+            0 => Direction::Ascending,
+            1 => Direction::Descending,
+            _ => return Err(bad("bad direction")),
+        };
+        Ok(Cursor {
+            // The time is stored with its sign bit flipped so the text sorts as the
+            // time does; flip it back.
+            occurred_at_ms: (occurred ^ (1 << 63)) as i64,
+            id: ActivityId(id),
+            direction,
+        })
+    }
+
+    fn key(self) -> (i64, ActivityId) {
+        (self.occurred_at_ms, self.id)
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let occurred = (self.occurred_at_ms as u64) ^ (1 << 63);
+        let direction = match self.direction {
+            Direction::Ascending => 0,
+            Direction::Descending => 1,
+        };
+        write!(f, "{occurred:016x}{:016x}{direction:02x}", self.id.get())
+    }
+}
+
+/// How to run a query; every field documents its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Result order. Default [`Direction::Ascending`].
+    pub direction: Direction,
+    /// Most items returned. Default 1,000.
+    pub limit: usize,
+    /// Resume after this item. Default `None` (from the start).
+    pub cursor: Option<Cursor>,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        QueryOptions {
+            direction: Direction::Ascending,
+            limit: 1000,
+            cursor: None,
+        }
+    }
+}
+
+/// Counts from a finished or partly consumed scan, for `explain`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Segments the source listed.
+    pub segments_total: usize,
+    /// Segments skipped by their time bounds (or the cursor) without being read.
+    pub segments_skipped: usize,
+    /// Segments read so far.
+    pub segments_read: usize,
+    /// Activities read so far.
+    pub activities_read: u64,
+    /// Matches held in memory at most at any one time.
+    pub held_max: usize,
+}
+
+/// The conservative `[min, max]` of `occurred_at_ms` an activity needs to match.
+pub fn occurred_bounds(filter: &ResolvedFilter) -> (i64, i64) {
+    match filter {
+        ResolvedFilter::Occurred { min_ms, max_ms } => (*min_ms, *max_ms),
+        ResolvedFilter::And(cs) => cs
+            .iter()
+            .map(occurred_bounds)
+            .fold((i64::MIN, i64::MAX), |(lo, hi), (l, h)| {
+                (lo.max(l), hi.min(h))
+            }),
+        ResolvedFilter::Or(cs) if !cs.is_empty() => cs
+            .iter()
+            .map(occurred_bounds)
+            .fold((i64::MAX, i64::MIN), |(lo, hi), (l, h)| {
+                (lo.min(l), hi.max(h))
+            }),
+        _ => (i64::MIN, i64::MAX),
+    }
+}
+
+/// An activity ordered by its (occurred_at, id) key.
+struct Keyed(Activity);
+
+impl Keyed {
+    fn key(&self) -> (i64, ActivityId) {
+        (self.0.occurred_at_ms, self.0.id)
+    }
+}
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Keyed {}
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A lazy, filtered log scan in (occurred_at, id) order; see [`scan`].
+pub struct Scan<'s> {
+    source: &'s dyn ActivitySource,
+    filter: ResolvedFilter,
+    direction: Direction,
+    after: Option<(i64, ActivityId)>,
+    remaining: usize,
+    /// Segments not yet read, in the order they may first contribute: by
+    /// `occurred_min_ms` ascending (for ascending scans) or `occurred_max_ms`
+    /// descending, reversed so the next one pops off the end.
+    unread: Vec<SegmentSpan>,
+    /// Matches read but not yet returned. Ascending scans keep them reversed.
+    ascending: BinaryHeap<Reverse<Keyed>>,
+    descending: BinaryHeap<Keyed>,
+    last: Option<Cursor>,
+    stats: ScanStats,
+    failed: bool,
+}
+
+impl fmt::Debug for Scan<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scan")
+            .field("direction", &self.direction)
+            .field("remaining", &self.remaining)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a filtered log scan of `source`.
+///
+/// # Errors
+///
+/// [`Error::InvalidCursor`] for a cursor of the other direction.
+pub fn scan<'s>(
+    source: &'s dyn ActivitySource,
+    filter: ResolvedFilter,
+    options: &QueryOptions,
+) -> Result<Scan<'s>> {
+    if let Some(c) = options.cursor {
+        if c.direction != options.direction {
+            return Err(Error::InvalidCursor {
+                cursor: c.to_string(),
+                what: "it was made for the other direction",
+            });
+        }
+    }
+    let after = options.cursor.map(Cursor::key);
+    let (min_ms, max_ms) = occurred_bounds(&filter);
+    let (first, end) = (source.first_id(), source.end_id());
+    let all = source.segments();
+    let mut stats = ScanStats {
+        segments_total: all.len(),
+        ..ScanStats::default()
+    };
+    let mut unread: Vec<SegmentSpan> = all
+        .into_iter()
+        .filter_map(|s| {
+            let s = SegmentSpan {
+                first: s.first.max(first),
+                end: s.end.min(end),
+                ..s
+            };
+            let beyond_cursor = match (after, options.direction) {
+                (Some((t, _)), Direction::Ascending) => s.occurred_max_ms < t,
+                (Some((t, _)), Direction::Descending) => s.occurred_min_ms > t,
+                (None, _) => false,
+            };
+            let keep = s.first < s.end
+                && s.occurred_max_ms >= min_ms
+                && s.occurred_min_ms <= max_ms
+                && !beyond_cursor;
+            keep.then_some(s)
+        })
+        .collect();
+    stats.segments_skipped = stats.segments_total - unread.len();
+    match options.direction {
+        Direction::Ascending => unread.sort_by_key(|s| Reverse(s.occurred_min_ms)),
+        Direction::Descending => unread.sort_by_key(|s| s.occurred_max_ms),
+    }
+    Ok(Scan {
+        source,
+        filter,
+        direction: options.direction,
+        after,
+        remaining: options.limit,
+        unread,
+        ascending: BinaryHeap::new(),
+        descending: BinaryHeap::new(),
+        last: None,
+        stats,
+        failed: false,
+    })
+}
+
+impl Scan<'_> {
+    /// The cursor after the last item returned, or the starting cursor if none was.
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.last.or_else(|| {
+            self.after.map(|(occurred_at_ms, id)| Cursor {
+                occurred_at_ms,
+                id,
+                direction: self.direction,
+            })
+        })
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> ScanStats {
+        self.stats
+    }
+
+    fn held(&self) -> usize {
+        self.ascending.len() + self.descending.len()
+    }
+
+    /// Whether the next unread segment could hold an item that comes before the best
+    /// held one, so it must be read first.
+    fn must_read_next(&self) -> bool {
+        let Some(next) = self.unread.last() else {
+            return false;
+        };
+        match self.direction {
+            Direction::Ascending => self
+                .ascending
+                .peek()
+                .is_none_or(|Reverse(k)| next.occurred_min_ms <= k.0.occurred_at_ms),
+            Direction::Descending => self
+                .descending
+                .peek()
+                .is_none_or(|k| next.occurred_max_ms >= k.0.occurred_at_ms),
+        }
+    }
+
+    fn read_segment(&mut self, s: SegmentSpan) -> Result<()> {
+        self.stats.segments_read += 1;
+        for a in self.source.scan(s.first, s.end) {
+            let a = a?;
+            self.stats.activities_read += 1;
+            let key = (a.occurred_at_ms, a.id);
+            let after_cursor = match (self.after, self.direction) {
+                (Some(c), Direction::Ascending) => key > c,
+                (Some(c), Direction::Descending) => key < c,
+                (None, _) => true,
+            };
+            if after_cursor && matches(&self.filter, &a) {
+                match self.direction {
+                    Direction::Ascending => self.ascending.push(Reverse(Keyed(a))),
+                    Direction::Descending => self.descending.push(Keyed(a)),
+                }
+            }
+        }
+        self.stats.held_max = self.stats.held_max.max(self.held());
+        Ok(())
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<Activity>;
+
+    fn next(&mut self) -> Option<Result<Activity>> {
+        if self.remaining == 0 || self.failed {
+            return None;
+        }
+        while self.must_read_next() {
+            let Some(s) = self.unread.pop() else { break };
+            if let Err(e) = self.read_segment(s) {
+                self.failed = true;
+                return Some(Err(e));
+            }
+        }
+        let next = match self.direction {
+            Direction::Ascending => self.ascending.pop().map(|Reverse(k)| k.0),
+            Direction::Descending => self.descending.pop().map(|k| k.0),
+        }?;
+        debug_assert!(self.last.is_none_or(|c| match self.direction {
+            Direction::Ascending => c.key() < (next.occurred_at_ms, next.id),
+            Direction::Descending => c.key() > (next.occurred_at_ms, next.id),
+        }));
+        self.remaining -= 1;
+        self.last = Some(Cursor::after(&next, self.direction));
+        Some(Ok(next))
+    }
+}
