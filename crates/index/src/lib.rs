@@ -47,10 +47,10 @@ mod error;
 mod memtable;
 mod read;
 
+pub use actlog_model::{ActivityId, AttributeId, PersonId, TypeId};
 pub use error::{Error, Family, Result};
 pub use read::{PersonPostings, TypePostings, ValuePostings};
 
-use actlog_model::{ActivityId, AttributeId, PersonId, TypeId};
 use codec::{Meta, MetaState, FORMAT_VERSION, META_KEY};
 use memtable::Memtable;
 use parking_lot::{Mutex, RwLock};

@@ -4,7 +4,7 @@
 use crate::codec::{self, TYPE_BLOCK_SPAN_MS_MAX};
 use crate::{IndexDoc, PersonPosting, TypePosting, ValuePosting};
 use actlog_model::{PersonId, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A multiplicative hasher for integer keys: SipHash costs more than the rest of an add.
@@ -16,7 +16,14 @@ impl Hasher for IntHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        for &b in chunks.remainder() {
             self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
@@ -40,9 +47,10 @@ pub(crate) struct Memtable {
     pub postings: usize,
     pub persons: IntMap<PersonId, Vec<PersonPosting>>,
     pub types: IntMap<TypeId, Vec<TypePosting>>,
-    /// Keyed by the value-family key prefix (family | type | [attr] | escaped value),
-    /// so that range queries and flushes walk them in sled key order.
-    pub values: BTreeMap<Vec<u8>, Vec<ValuePosting>>,
+    /// Keyed by the value-family key prefix (family | type | [attr] | escaped value).
+    /// A hash map: an ordered map cost several microseconds per document here (long
+    /// shared key prefixes); range reads sort the few matching keys instead.
+    pub values: IntMap<Vec<u8>, Vec<ValuePosting>>,
     scratch: Vec<u8>,
 }
 

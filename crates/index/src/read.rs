@@ -430,13 +430,21 @@ fn value_bounds(prefix: &[u8], key: KeyRange<'_>) -> Option<(Vec<u8>, Option<Vec
 fn value_groups(
     snap: &Snapshot,
     active: &Memtable,
+    exact: Option<&[u8]>,
     lo: &[u8],
     hi: Option<&[u8]>,
 ) -> Vec<(Vec<u8>, Vec<ValuePosting>)> {
     let mut groups: Vec<(Vec<u8>, Vec<ValuePosting>)> = Vec::new();
-    let upper = hi.map_or(Bound::Unbounded, Bound::Excluded);
     for m in memtables(snap, active) {
-        for (k, v) in m.values.range::<[u8], _>((Bound::Included(lo), upper)) {
+        let found: Vec<(&Vec<u8>, &Vec<ValuePosting>)> = match exact {
+            Some(k) => m.values.get_key_value(k).into_iter().collect(),
+            None => m
+                .values
+                .iter()
+                .filter(|(k, _)| k.as_slice() >= lo && hi.is_none_or(|h| k.as_slice() < h))
+                .collect(),
+        };
+        for (k, v) in found {
             let posts = v.iter().filter(|p| p.id.get() >= snap.floor).copied();
             match groups.iter_mut().find(|(g, _)| g == k) {
                 Some((_, g)) => g.extend(posts),
@@ -447,6 +455,18 @@ fn value_groups(
     groups.retain(|(_, v)| !v.is_empty());
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     groups
+}
+
+/// The memtable key of an exact value lookup.
+fn exact_key(prefix: &[u8], key: KeyRange<'_>) -> Option<Vec<u8>> {
+    match key {
+        KeyRange::Exact(v) => {
+            let mut k = prefix.to_vec();
+            codec::escape_into(&mut k, v);
+            Some(k)
+        }
+        KeyRange::Range { .. } => None,
+    }
 }
 
 /// Lazy iterator over a by-primary or by-attribute range, in (value key, id) order; see
@@ -486,7 +506,8 @@ impl ValuePostings {
             failed: false,
         };
         if let Some((lo, hi)) = value_bounds(&prefix, key) {
-            this.mem = value_groups(&snap, active, &lo, hi.as_deref());
+            let exact = exact_key(&prefix, key);
+            this.mem = value_groups(&snap, active, exact.as_deref(), &lo, hi.as_deref());
             if order == Order::Ascending {
                 this.mem.reverse();
             }
@@ -636,7 +657,8 @@ pub(crate) fn estimate_values(
     let Some((lo, hi)) = value_bounds(&prefix, key) else {
         return 0;
     };
-    let mem: u64 = value_groups(snap, active, &lo, hi.as_deref())
+    let exact = exact_key(&prefix, key);
+    let mem: u64 = value_groups(snap, active, exact.as_deref(), &lo, hi.as_deref())
         .iter()
         .map(|(_, v)| v.len() as u64)
         .sum();
