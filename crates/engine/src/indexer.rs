@@ -1,0 +1,331 @@
+//! The indexer: a thread that follows the activities log and feeds the index.
+//!
+//! It reads records from the index watermark to the visible end of the log, decodes each,
+//! and adds one `IndexDoc` per activity. It flushes the index (blocks plus checkpoint, one
+//! atomic batch) when a log segment seals, every `index_flush_interval_ms` while activities
+//! arrive, and on close. Under sync policies weaker than `Always` it syncs the log first, so
+//! the index checkpoint never passes the durable end of the log.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use actlog_index::{Index, IndexDoc};
+use actlog_log::{Log, Offset, SyncPolicy};
+use actlog_model::{codec, Activity, ActivityId, AttributeId, Catalog, PersonId, TypeId};
+
+use crate::catalog_store::CatalogStore;
+use crate::error::{Error, Result};
+
+/// Records read and indexed per round, so waiters see progress often.
+const ROUND_RECORDS_MAX: u64 = 16_384;
+
+#[derive(Debug, Default)]
+struct State {
+    stop: bool,
+    /// The last error the indexer met; cleared by the next successful round.
+    failed: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    log: Arc<Log>,
+    index: Arc<Index>,
+    catalog: Arc<CatalogStore>,
+    sync: SyncPolicy,
+    flush_interval: Duration,
+    state: Mutex<State>,
+    /// Wakes the indexer: new records, or stop.
+    work: Condvar,
+    /// Wakes queries waiting for the watermark.
+    progress: Condvar,
+}
+
+/// The indexer thread and the means to wait for it.
+#[derive(Debug)]
+pub(crate) struct Indexer {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Indexer {
+    pub(crate) fn start(
+        log: Arc<Log>,
+        index: Arc<Index>,
+        catalog: Arc<CatalogStore>,
+        sync: SyncPolicy,
+        flush_interval_ms: u64,
+    ) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            log,
+            index,
+            catalog,
+            sync,
+            flush_interval: Duration::from_millis(flush_interval_ms.max(1)),
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            progress: Condvar::new(),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("actlog-indexer".into())
+            .spawn(move || run(&thread_shared))
+            .map_err(|source| Error::Io {
+                path: "actlog-indexer thread".into(),
+                source,
+            })?;
+        Ok(Self {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Tells the indexer that the log grew.
+    pub(crate) fn notify(&self) {
+        // Under the lock, so the wake-up cannot fall between the indexer's check and its wait.
+        let _state = self.shared.state.lock();
+        self.shared.work.notify_one();
+    }
+
+    /// Waits until the index covers every id below `target`.
+    pub(crate) fn wait_for(&self, target: ActivityId, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.state.lock();
+        loop {
+            let watermark = self.shared.index.watermark();
+            if watermark >= target {
+                return Ok(());
+            }
+            if let Some(failed) = &state.failed {
+                return Err(Error::Indexer(failed.clone()));
+            }
+            if state.stop {
+                return Err(Error::Closed);
+            }
+            self.shared.work.notify_one();
+            if self
+                .shared
+                .progress
+                .wait_until(&mut state, deadline)
+                .timed_out()
+                && self.shared.index.watermark() < target
+            {
+                return Err(Error::IndexLagging {
+                    target: target.get(),
+                    watermark: self.shared.index.watermark().get(),
+                    waited_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+        }
+    }
+
+    /// Stops the thread after it has indexed everything visible and flushed.
+    pub(crate) fn stop(&self) -> Result<()> {
+        self.shared.state.lock().stop = true;
+        self.shared.work.notify_all();
+        self.shared.progress.notify_all();
+        if let Some(thread) = self.thread.lock().take() {
+            if thread.join().is_err() {
+                return Err(Error::Indexer("the indexer thread panicked".into()));
+            }
+        }
+        match self.shared.state.lock().failed.take() {
+            Some(failed) => Err(Error::Indexer(failed)),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the thread again after [`stop`](Self::stop).
+    pub(crate) fn restart(&self) -> Result<()> {
+        let mut thread = self.thread.lock();
+        if thread.is_some() {
+            return Ok(());
+        }
+        {
+            let mut state = self.shared.state.lock();
+            state.stop = false;
+            state.failed = None;
+        }
+        let shared = Arc::clone(&self.shared);
+        *thread = Some(
+            std::thread::Builder::new()
+                .name("actlog-indexer".into())
+                .spawn(move || run(&shared))
+                .map_err(|source| Error::Io {
+                    path: "actlog-indexer thread".into(),
+                    source,
+                })?,
+        );
+        Ok(())
+    }
+
+    /// The last error of the indexer, if it is failing.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.shared.state.lock().failed.clone()
+    }
+}
+
+fn run(shared: &Shared) {
+    let mut last_flush = Instant::now();
+    let mut sealed = sealed_segments(&shared.log);
+    loop {
+        let stopping = {
+            let mut state = shared.state.lock();
+            while !state.stop
+                && shared.log.next_offset().0 <= shared.index.watermark().get()
+                && !(shared.index.checkpoint() < shared.index.watermark()
+                    && last_flush.elapsed() >= shared.flush_interval)
+            {
+                let _ = shared.work.wait_for(&mut state, shared.flush_interval);
+            }
+            state.stop
+        };
+        let result = catch_up(
+            shared,
+            if stopping {
+                u64::MAX
+            } else {
+                ROUND_RECORDS_MAX
+            },
+        )
+        .and_then(|()| {
+            let now_sealed = sealed_segments(&shared.log);
+            if stopping || now_sealed != sealed || last_flush.elapsed() >= shared.flush_interval {
+                sealed = now_sealed;
+                last_flush = Instant::now();
+                flush(shared)?;
+            }
+            Ok(())
+        });
+        {
+            let mut state = shared.state.lock();
+            state.failed = result.err().map(|e| e.to_string());
+            shared.progress.notify_all();
+            if stopping {
+                return;
+            }
+            if state.failed.is_some() {
+                // Back off, then try again: a transient I/O error may clear.
+                let _ = shared.work.wait_for(&mut state, Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+fn sealed_segments(log: &Log) -> usize {
+    log.segments().iter().filter(|s| s.sealed).count()
+}
+
+/// Makes the index durable up to its watermark, never past the durable end of the log.
+pub(crate) fn flush(shared: &Shared) -> Result<()> {
+    if shared.index.checkpoint() >= shared.index.watermark() {
+        return Ok(());
+    }
+    if shared.sync != SyncPolicy::Always {
+        shared.log.sync().map_err(Error::activities)?;
+    }
+    shared.index.flush()?;
+    Ok(())
+}
+
+/// Indexes up to `records_max` records from the watermark.
+fn catch_up(shared: &Shared, records_max: u64) -> Result<()> {
+    let mut remaining = records_max;
+    loop {
+        let first = shared.log.first_offset().0;
+        if shared.index.watermark().get() < first {
+            // Retention removed records the index had not reached.
+            shared.index.set_floor(ActivityId(first))?;
+        }
+        let from = shared.index.watermark().get();
+        let end = shared.log.next_offset().0;
+        if from >= end || remaining == 0 {
+            return Ok(());
+        }
+        let to = end.min(from.saturating_add(remaining.min(ROUND_RECORDS_MAX)));
+        index_range(shared, from, to)?;
+        remaining -= to - from;
+        shared.progress.notify_all();
+    }
+}
+
+/// The parts of one activity the index needs, owned so a batch of `IndexDoc`s can borrow.
+struct DocParts {
+    id: ActivityId,
+    person: PersonId,
+    type_id: TypeId,
+    occurred_at_ms: i64,
+    primary: std::ops::Range<usize>,
+    attributes: std::ops::Range<usize>,
+}
+
+pub(crate) fn docs_for(
+    catalog: &Catalog,
+    activities: &[Activity],
+    mut each: impl FnMut(&[IndexDoc<'_>]) -> Result<()>,
+) -> Result<()> {
+    let mut keys: Vec<u8> = Vec::with_capacity(activities.len() * 32);
+    let mut attr_spans: Vec<(AttributeId, std::ops::Range<usize>)> = Vec::new();
+    let mut parts: Vec<DocParts> = Vec::with_capacity(activities.len());
+    for activity in activities {
+        let start = keys.len();
+        activity.primary.index_key_into(&mut keys);
+        let primary = start..keys.len();
+        let attrs_start = attr_spans.len();
+        if let Some(ty) = catalog.get(activity.type_id) {
+            for (attr, value) in &activity.attributes {
+                if ty
+                    .attribute_for_render(*attr)
+                    .is_some_and(|a| a.indexed && !a.is_primary)
+                {
+                    let s = keys.len();
+                    value.index_key_into(&mut keys);
+                    attr_spans.push((*attr, s..keys.len()));
+                }
+            }
+        }
+        parts.push(DocParts {
+            id: activity.id,
+            person: activity.person,
+            type_id: activity.type_id,
+            occurred_at_ms: activity.occurred_at_ms,
+            primary,
+            attributes: attrs_start..attr_spans.len(),
+        });
+    }
+    let attr_refs: Vec<(AttributeId, &[u8])> = attr_spans
+        .iter()
+        .map(|(a, r)| (*a, &keys[r.clone()]))
+        .collect();
+    let docs: Vec<IndexDoc<'_>> = parts
+        .iter()
+        .map(|p| IndexDoc {
+            id: p.id,
+            person: p.person,
+            type_id: p.type_id,
+            occurred_at_ms: p.occurred_at_ms,
+            primary_key: Some(&keys[p.primary.clone()]),
+            attributes: &attr_refs[p.attributes.clone()],
+        })
+        .collect();
+    each(&docs)
+}
+
+fn index_range(shared: &Shared, from: u64, to: u64) -> Result<()> {
+    let catalog = shared.catalog.snapshot();
+    let mut activities = Vec::with_capacity((to - from) as usize);
+    let records = shared
+        .log
+        .iter_range(Offset(from), Offset(to))
+        .map_err(Error::activities)?;
+    for record in records {
+        let record = record.map_err(Error::activities)?;
+        let id = ActivityId(record.offset.0);
+        let activity = codec::decode_activity(id, &record.payload)
+            .map_err(|source| Error::Decode { id, source })?;
+        activities.push(activity);
+    }
+    docs_for(&catalog, &activities, |docs| Ok(shared.index.add(docs)?))
+}

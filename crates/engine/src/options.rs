@@ -1,0 +1,86 @@
+//! Engine configuration.
+
+use std::sync::Arc;
+
+use actlog_log::{Storage, SyncPolicy};
+
+/// How an [`Engine`](crate::Engine) is configured. Every field has a sensible default.
+///
+/// ```
+/// use actlog::{Options, SyncPolicy};
+///
+/// let options = Options {
+///     sync: SyncPolicy::IntervalMs(100),
+///     ..Options::default()
+/// };
+/// assert_eq!(options.batch_items_max, 10_000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// When an append is durable. `Default = SyncPolicy::Always`: `append_batch` returns
+    /// only after an fdatasync covers the batch (shared with concurrent callers).
+    pub sync: SyncPolicy,
+    /// Largest number of activities one `append_batch` call accepts; a larger batch is
+    /// refused whole. `Default = 10_000`.
+    pub batch_items_max: usize,
+    /// The idempotency window: keys of this many most recent activities are remembered.
+    /// `Default = 1_000_000`. Rebuilding it on open reads at most this many records.
+    pub dedupe_window_records: u64,
+    /// Activity log segments roll over before passing this size. `Default = 128 MiB`.
+    pub segment_bytes_max: u64,
+    /// Largest encoded activity. `Default = 1 MiB`.
+    pub record_bytes_max: u32,
+    /// How the index is kept.
+    pub index: actlog_index::IndexOptions,
+    /// How long a read-your-writes query waits for the indexer before it fails with
+    /// [`Error::IndexLagging`](crate::Error::IndexLagging). `Default = 30_000`.
+    pub index_wait_ms: u64,
+    /// The indexer flushes its in-memory postings to disk at least this often while
+    /// activities arrive, bounding the work of the next open. `Default = 5_000`.
+    pub index_flush_interval_ms: u64,
+    /// Where the logs' bytes go. `Default` is the real file system; tests pass an in-memory
+    /// store that injects faults. The index always lives on the real file system.
+    pub storage: Option<Arc<dyn Storage>>,
+    /// Called with (activities done, activities in all) while `open` rebuilds a missing or
+    /// damaged index. `Default = None`.
+    pub rebuild_progress: Option<ProgressFn>,
+}
+
+/// A progress callback: (done, total).
+#[derive(Clone)]
+pub struct ProgressFn(pub Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl ProgressFn {
+    /// Wraps a closure.
+    pub fn new(f: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Reports progress.
+    pub fn call(&self, done: u64, total: u64) {
+        (self.0)(done, total);
+    }
+}
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sync: SyncPolicy::Always,
+            batch_items_max: 10_000,
+            dedupe_window_records: 1_000_000,
+            segment_bytes_max: 128 * 1024 * 1024,
+            record_bytes_max: 1024 * 1024,
+            index: actlog_index::IndexOptions::default(),
+            index_wait_ms: 30_000,
+            index_flush_interval_ms: 5_000,
+            storage: None,
+            rebuild_progress: None,
+        }
+    }
+}

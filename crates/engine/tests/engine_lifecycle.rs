@@ -1,0 +1,217 @@
+//! Types across versions, subscriptions, retention, reindexing, verify and reopen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use actlog::model::{AttributeDefinition, DataType};
+use actlog::{ActivityId, Engine, Options, Outcome, PersonId, Value};
+use common::*;
+use futures_util::StreamExt;
+
+#[test]
+fn an_activity_recorded_under_version_1_reads_after_attributes_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let v1 = webinar_type(&engine);
+    let id = engine
+        .append(webinar(1, T0, "Rust 101", 45))
+        .unwrap()
+        .id()
+        .unwrap();
+
+    // Version 2: remove `durationMinutes`, add `rating`.
+    engine
+        .remove_attributes(v1.id(), vec!["durationMinutes".into()])
+        .unwrap();
+    engine
+        .add_attributes(
+            v1.id(),
+            vec![AttributeDefinition::new(
+                "rating",
+                "Rating",
+                DataType::Integer,
+            )],
+        )
+        .unwrap();
+    engine.approve_type(v1.id()).unwrap();
+    let v2_item = actlog::NewActivity::new(PersonId(2), "webinarAttended", T0)
+        .primary("Rust 102")
+        .attr("rating", 5);
+    assert!(matches!(
+        engine.append(v2_item).unwrap(),
+        Outcome::Added { .. }
+    ));
+    // The removed attribute is refused now.
+    assert!(matches!(
+        engine.append(webinar(3, T0, "x", 1)).unwrap(),
+        Outcome::Skipped { .. }
+    ));
+    engine.close().unwrap();
+
+    let engine = open(dir.path());
+    let old = engine.get(id).unwrap().unwrap();
+    let catalog = engine.catalog();
+    let json =
+        serde_json::to_value(actlog::model::marketo::render_activity(&catalog, &old)).unwrap();
+    let attrs = json["attributes"].as_array().unwrap();
+    assert!(
+        attrs
+            .iter()
+            .any(|a| a["name"] == "Duration" && a["value"] == 45),
+        "{json}"
+    );
+    assert_eq!(old.primary, Value::String("Rust 101".into()));
+}
+
+#[test]
+fn subscription_catches_up_then_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    engine
+        .append_batch((0..5).map(|i| webinar(i, T0, "x", 1)).collect())
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut stream = engine.subscribe(ActivityId(2)).unwrap();
+        for expected in 2..5 {
+            let a = stream.next().await.unwrap().unwrap();
+            assert_eq!(a.id, ActivityId(expected));
+        }
+        let writer = engine.clone();
+        let appender = tokio::task::spawn_blocking(move || {
+            for i in 0..3 {
+                std::thread::sleep(Duration::from_millis(10));
+                writer.append(webinar(100 + i, T0, "live", 1)).unwrap();
+            }
+        });
+        for expected in 5..8 {
+            let a = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                .await
+                .expect("a live activity within 10 s")
+                .unwrap()
+                .unwrap();
+            assert_eq!(a.id, ActivityId(expected));
+            assert_eq!(a.primary, Value::String("live".into()));
+        }
+        appender.await.unwrap();
+    });
+}
+
+#[test]
+fn retention_drops_old_segments_and_the_index_forgets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        segment_bytes_max: 2 * 1024,
+        record_bytes_max: 512,
+        ..Options::default()
+    };
+    let engine = Engine::open(dir.path(), options.clone()).unwrap();
+    webinar_type(&engine);
+    // 30 days of activities, a few a day.
+    for day in 0..30 {
+        let batch = (0..10)
+            .map(|i| webinar(i, T0 + day * DAY_MS + i as i64, "x", 1))
+            .collect();
+        engine.append_batch(batch).unwrap();
+    }
+    let before = engine.stats().unwrap();
+    assert!(before.segments > 5, "{before:?}");
+    let report = engine.retain(T0 + 15 * DAY_MS).unwrap();
+    assert!(report.segments_removed > 0);
+    let first = engine.first_id();
+    assert!(first.get() > 0);
+    assert_eq!(engine.get(ActivityId(0)).unwrap(), None);
+    assert!(engine.get(first).unwrap().is_some());
+    // Nothing removed was newer than the cut-off.
+    assert!(engine.get(ActivityId(first.get() - 1)).unwrap().is_none());
+    engine.wait_indexed().unwrap();
+    let report = engine.verify().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    engine.close().unwrap();
+    let engine = Engine::open(dir.path(), options).unwrap();
+    assert_eq!(engine.first_id(), first);
+}
+
+#[test]
+fn a_deleted_index_is_rebuilt_and_verify_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    for b in 0..5u64 {
+        engine
+            .append_batch(
+                (0..200)
+                    .map(|i| webinar(i % 17, T0 + (b * 200 + i) as i64, "x", 1))
+                    .collect(),
+            )
+            .unwrap();
+    }
+    engine.wait_indexed().unwrap();
+    let before = engine.verify().unwrap();
+    assert!(before.is_clean(), "{before:?}");
+    engine.close().unwrap();
+
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let engine = open(dir.path());
+    let stats = engine.stats().unwrap();
+    assert_eq!(stats.index_watermark, ActivityId(1000));
+    let after = engine.verify().unwrap();
+    assert!(after.is_clean(), "{after:?}");
+
+    engine.reindex(None).unwrap();
+    assert!(engine.verify().unwrap().is_clean());
+    // Ingest resumes after a reindex.
+    engine.append(webinar(1, T0, "after", 1)).unwrap();
+    engine.wait_indexed().unwrap();
+    assert_eq!(engine.stats().unwrap().index_watermark, ActivityId(1001));
+}
+
+#[test]
+fn catalog_survives_reopen_after_every_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = {
+        let engine = open(dir.path());
+        let t = webinar_type(&engine);
+        engine.close().unwrap();
+        t
+    };
+    type Step = Box<dyn Fn(&Engine)>;
+    let steps: Vec<Step> = vec![
+        Box::new(|e: &Engine| {
+            e.add_attributes(
+                "webinarAttended",
+                vec![AttributeDefinition::new("host", "Host", DataType::String)],
+            )
+            .unwrap();
+        }),
+        Box::new(|e: &Engine| {
+            e.discard_draft("webinarAttended").unwrap();
+        }),
+        Box::new(|e: &Engine| {
+            e.delete_type("webinarAttended").unwrap();
+        }),
+    ];
+    let mut expected = Vec::new();
+    for step in steps {
+        let engine = open(dir.path());
+        step(&engine);
+        expected.push(engine.activity_type(t.id()));
+        engine.close().unwrap();
+        let engine = open(dir.path());
+        assert_eq!(&engine.activity_type(t.id()), expected.last().unwrap());
+        engine.close().unwrap();
+    }
+    let engine = open(dir.path());
+    assert!(engine.activity_types().iter().all(|x| x.id() != t.id()));
+    assert!(matches!(
+        engine.append(webinar(1, T0, "x", 1)).unwrap(),
+        Outcome::Skipped { .. }
+    ));
+}
