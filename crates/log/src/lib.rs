@@ -10,7 +10,9 @@
 //! The main design choice is that durability decides visibility: under
 //! [`SyncPolicy::Always`] readers see a record only once an fdatasync covers it, so an
 //! index built by following the log never points at a record a crash can take away.
-//! Concurrent appenders share syncs (group commit, see the `log` module).
+//! Concurrent appenders share syncs (group commit by leader/follower: one writer mutex
+//! orders the writes, and whichever waiting appender finds no sync running issues the
+//! next fdatasync for everyone written so far, outside that mutex).
 //!
 //! All I/O goes through the [`Storage`] trait, so tests can run on [`MemStorage`] and
 //! crash it, tear writes, flip bits and inject I/O errors.

@@ -1323,3 +1323,31 @@ fn open_segment(
         meta: RwLock::new(meta),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_and_iterator_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Log>();
+        send::<LogIter>();
+    }
+
+    #[test]
+    fn options_are_checked_before_touching_storage() {
+        let mem = crate::MemStorage::new();
+        let options = LogOptions {
+            index_interval_bytes: 0,
+            storage: Arc::new(mem.clone()),
+            ..LogOptions::default()
+        };
+        assert!(matches!(
+            Log::open("/x", options),
+            Err(Error::InvalidOptions { .. })
+        ));
+        assert_eq!(mem.op_count(crate::StorageOp::Lock), 0);
+    }
+}
