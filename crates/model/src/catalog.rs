@@ -561,6 +561,10 @@ impl Catalog {
 
     /// Applies an event, after a command or during replay, checking that it fits.
     ///
+    /// Two rules are left to the commands: the custom type limit and the uniqueness of
+    /// trigger and filter names across types. Both may change between versions or
+    /// configurations, and a catalog log written under the old rules must still replay.
+    ///
     /// # Errors
     ///
     /// The event does not fit the current state (the type is unknown or in the wrong
