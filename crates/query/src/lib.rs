@@ -41,7 +41,7 @@ pub use exec::{
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
-pub use smart::{people_brute_force, resolve_smart_list, ResolvedDid, ResolvedList};
+pub use smart::{people, people_brute_force, resolve_smart_list, ResolvedDid, ResolvedList};
 pub use time::{Date, DateTime, Duration, DurationUnit, Time};
 
 impl std::str::FromStr for Filter {

@@ -163,3 +163,50 @@ fn combine(
         }
     }
 }
+
+/// The persons `list` selects, read from the log: each `did` term scans only the
+/// segments its window and filter can match, counting per person, so memory is one
+/// counter per person seen plus the bitmaps. `universe` is the set `not` takes its
+/// complement in (the engine passes every known person).
+///
+/// # Errors
+///
+/// [`crate::Error::Source`] when reading fails.
+pub fn people(
+    source: &dyn crate::exec::ActivitySource,
+    list: &ResolvedList,
+    universe: &RoaringTreemap,
+) -> Result<RoaringTreemap> {
+    let mut dids = Vec::new();
+    collect_dids(list, &mut dids);
+    let mut sets = Vec::with_capacity(dids.len());
+    let (first, end) = (source.first_id(), source.end_id());
+    for did in dids {
+        let (mut min_ms, mut max_ms) = (did.min_ms, did.max_ms);
+        if let Some(f) = &did.filter {
+            let (lo, hi) = crate::exec::occurred_bounds(f);
+            min_ms = min_ms.max(lo);
+            max_ms = max_ms.min(hi);
+        }
+        let mut counts: HashMap<u64, u32> = HashMap::new();
+        for s in source.segments() {
+            if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
+                continue;
+            }
+            for a in source.scan(s.first.max(first), s.end.min(end)) {
+                let a = a?;
+                if did.counts(&a) {
+                    *counts.entry(a.person.get()).or_default() += 1;
+                }
+            }
+        }
+        let set: RoaringTreemap = counts
+            .into_iter()
+            .filter(|(_, n)| *n >= did.at_least)
+            .map(|(p, _)| p)
+            .collect();
+        sets.push(set);
+    }
+    let mut next = 0;
+    Ok(combine(list, &sets, &mut next, universe))
+}

@@ -8,8 +8,9 @@ use actlog_model::{
     Value,
 };
 use actlog_query::{
-    matches, parse_filter, resolve, scan, ActivitySource, Cursor, Direction, QueryOptions,
-    ResolvedFilter, SegmentSpan, SourceError,
+    matches, parse_filter, parse_smart_list, people, people_brute_force, resolve,
+    resolve_smart_list, scan, ActivitySource, Cursor, Direction, QueryOptions, ResolvedFilter,
+    SegmentSpan, SourceError,
 };
 use proptest::prelude::*;
 
@@ -224,6 +225,54 @@ proptest! {
             }
         };
         prop_assert_eq!(rest, expected, "{}", text);
+    }
+}
+
+fn did_text() -> impl Strategy<Value = String> {
+    let window = prop_oneof![
+        Just(String::new()),
+        (1u32..40).prop_map(|d| format!(" in last {d}d")),
+        (1u32..29, 1u32..29)
+            .prop_map(|(a, b)| format!(" between 1970-01-{a:02} and 1970-02-{b:02}")),
+    ];
+    let at_least = prop_oneof![
+        Just(String::new()),
+        (1u32..4).prop_map(|n| format!(" at least {n} times"))
+    ];
+    let filter = prop_oneof![
+        Just(String::new()),
+        leaf().prop_map(|f| format!(" where {f}"))
+    ];
+    (filter, at_least, window).prop_map(|(f, n, w)| format!("did webinarAttended{f}{n}{w}"))
+}
+
+fn list_text() -> impl Strategy<Value = String> {
+    did_text().prop_recursive(3, 6, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
+            inner.prop_map(|a| format!("not ({a})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn people_from_the_log_equal_brute_force(
+        data in rows(0..60),
+        cuts in prop::collection::vec(0u64..80, 0..6),
+        text in list_text(),
+    ) {
+        let c = catalog();
+        let type_id = c.by_api_name("webinarAttended").unwrap().id();
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
+        let universe: roaring::RoaringTreemap = (0u64..6).collect();
+        let got = people(&log, &list, &universe).unwrap();
+        let expected = people_brute_force(&list, &log.activities, &universe);
+        prop_assert_eq!(got, expected, "{}", text);
     }
 }
 
