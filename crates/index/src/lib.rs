@@ -386,10 +386,11 @@ impl Index {
             });
         }
         let dir = dir.as_ref().to_path_buf();
-        let existed = dir.exists();
         let (db, damaged) = match open_sled(&dir, &options) {
             Ok(db) => (db, None),
-            Err(Error::Io(e)) if !existed => return Err(Error::Io(e)),
+            // An I/O error (no permission, the directory locked by another process) is
+            // not damage: deleting the directory then would destroy a live index.
+            Err(e @ Error::Io(_)) => return Err(e),
             Err(e) => {
                 // Derived state: throw the damaged store away and start over.
                 std::fs::remove_dir_all(&dir)?;

@@ -160,3 +160,22 @@ fn missing_directory_opens_empty_for_rebuild() {
     );
     assert_eq!(index.checkpoint().get(), 0);
 }
+
+#[test]
+fn second_open_of_a_live_index_is_an_error_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let docs = build(&path);
+    let (index, state) = Index::open(&path, IndexOptions::default()).unwrap();
+    assert!(matches!(state, IndexState::Ready { .. }));
+    let second = Index::open(&path, IndexOptions::default());
+    assert!(matches!(second, Err(Error::Io(_))), "{second:?}");
+    let person = docs[0].person;
+    let n = docs.iter().filter(|d| d.person == person).count();
+    assert_eq!(
+        index
+            .person(PersonId(person), IdRange::all(), Order::Ascending)
+            .count(),
+        n
+    );
+}
