@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use actlog_log::{Log, LogOptions, Offset, SyncPolicy};
-use actlog_model::{codec, Catalog, CatalogEvent};
+use actlog_model::{codec, Catalog, CatalogEvent, CatalogOptions};
 
 use crate::error::{Error, Result};
 use crate::time::now_ms;
@@ -27,7 +27,11 @@ pub(crate) struct CatalogStore {
 }
 
 impl CatalogStore {
-    pub(crate) fn open(dir: &Path, storage: Arc<dyn actlog_log::Storage>) -> Result<Self> {
+    pub(crate) fn open(
+        dir: &Path,
+        storage: Arc<dyn actlog_log::Storage>,
+        catalog_options: CatalogOptions,
+    ) -> Result<Self> {
         let options = LogOptions {
             segment_bytes_max: CATALOG_SEGMENT_BYTES_MAX,
             sync: SyncPolicy::Always,
@@ -35,7 +39,7 @@ impl CatalogStore {
             ..LogOptions::default()
         };
         let (log, _report) = Log::open(dir, options).map_err(Error::catalog)?;
-        let mut catalog = Catalog::new();
+        let mut catalog = Catalog::with_options(catalog_options);
         let records = log.iter_from(log.first_offset()).map_err(Error::catalog)?;
         for record in records {
             let record = record.map_err(Error::catalog)?;

@@ -97,24 +97,14 @@ impl Engine {
             path: dir.clone(),
             source,
         })?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = storage.try_lock(&lock_path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::WouldBlock {
-                Error::Locked {
-                    dir: dir.clone(),
-                    lock: lock_path.clone(),
-                }
-            } else {
-                Error::Io {
-                    path: lock_path.clone(),
-                    source,
-                }
-            }
-        })?;
+        let lock = lock_dir(storage.as_ref(), &dir)?;
 
         let catalog = Arc::new(CatalogStore::open(
             &dir.join(CATALOG_DIR),
             Arc::clone(&storage),
+            actlog_model::CatalogOptions {
+                custom_types_max: options.custom_types_max,
+            },
         )?);
         let log_options = LogOptions {
             segment_bytes_max: options.segment_bytes_max,
@@ -442,6 +432,24 @@ impl Drop for Inner {
         // Best effort: errors on this path have no caller to go to; `close` reports them.
         let _ = self.close();
     }
+}
+
+/// Takes the engine directory's lock, or says who holds it.
+pub(crate) fn lock_dir(storage: &dyn Storage, dir: &Path) -> Result<Box<dyn StorageLock>> {
+    let lock_path = dir.join(LOCK_FILE);
+    storage.try_lock(&lock_path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::WouldBlock {
+            Error::Locked {
+                dir: dir.to_path_buf(),
+                lock: lock_path.clone(),
+            }
+        } else {
+            Error::Io {
+                path: lock_path.clone(),
+                source,
+            }
+        }
+    })
 }
 
 /// The id of a type named by id or API name.

@@ -26,6 +26,9 @@ pub struct Options {
     /// The idempotency window: keys of this many most recent activities are remembered.
     /// `Default = 1_000_000`. Rebuilding it on open reads at most this many records.
     pub dedupe_window_records: u64,
+    /// Most live (not deleted) custom activity types. `Default = 100`; Marketo allots 10 by
+    /// default (its error 1027), and a server that must match it exactly can set that.
+    pub custom_types_max: usize,
     /// Activity log segments roll over before passing this size. `Default = 128 MiB`.
     pub segment_bytes_max: u64,
     /// Largest encoded activity. `Default = 1 MiB`.
@@ -74,6 +77,7 @@ impl Default for Options {
             sync: SyncPolicy::Always,
             batch_items_max: 10_000,
             dedupe_window_records: 1_000_000,
+            custom_types_max: 100,
             segment_bytes_max: 128 * 1024 * 1024,
             record_bytes_max: 1024 * 1024,
             index: actlog_index::IndexOptions::default(),
