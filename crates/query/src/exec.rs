@@ -123,6 +123,24 @@ impl Cursor {
         })
     }
 
+    pub(crate) fn at(occurred_at_ms: i64, id: ActivityId, direction: Direction) -> Cursor {
+        Cursor {
+            occurred_at_ms,
+            id,
+            direction,
+        }
+    }
+
+    /// When the last returned item occurred.
+    pub fn occurred_at_ms(self) -> i64 {
+        self.occurred_at_ms
+    }
+
+    /// The last returned item's id.
+    pub fn id(self) -> ActivityId {
+        self.id
+    }
+
     fn key(self) -> (i64, ActivityId) {
         (self.occurred_at_ms, self.id)
     }
@@ -250,6 +268,17 @@ impl fmt::Debug for Scan<'_> {
     }
 }
 
+/// Rejects a cursor made for the other direction.
+pub(crate) fn check_cursor(options: &QueryOptions) -> Result<()> {
+    match options.cursor {
+        Some(c) if c.direction != options.direction => Err(Error::InvalidCursor {
+            cursor: c.to_string(),
+            what: "it was made for the other direction",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Starts a filtered log scan of `source`.
 ///
 /// # Errors
@@ -260,14 +289,7 @@ pub fn scan<'s>(
     filter: ResolvedFilter,
     options: &QueryOptions,
 ) -> Result<Scan<'s>> {
-    if let Some(c) = options.cursor {
-        if c.direction != options.direction {
-            return Err(Error::InvalidCursor {
-                cursor: c.to_string(),
-                what: "it was made for the other direction",
-            });
-        }
-    }
+    check_cursor(options)?;
     let after = options.cursor.map(Cursor::key);
     let (min_ms, max_ms) = occurred_bounds(&filter);
     let (first, end) = (source.first_id(), source.end_id());

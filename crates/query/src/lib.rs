@@ -29,6 +29,7 @@ mod exec;
 mod json;
 mod lex;
 mod parse;
+mod plan;
 mod resolve;
 mod smart;
 mod time;
@@ -40,6 +41,9 @@ pub use exec::{
     SegmentSpan, SourceError,
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
+pub use plan::{
+    candidate_plans, choose_plan, execute, query, Explain, Plan, PostingIndex, Postings, Query,
+};
 pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
 pub use smart::{people, people_brute_force, resolve_smart_list, ResolvedDid, ResolvedList};
 pub use time::{Date, DateTime, Duration, DurationUnit, Time};

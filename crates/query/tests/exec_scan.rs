@@ -8,9 +8,9 @@ use actlog_model::{
     Value,
 };
 use actlog_query::{
-    matches, parse_filter, parse_smart_list, people, people_brute_force, resolve,
-    resolve_smart_list, scan, ActivitySource, Cursor, Direction, QueryOptions, ResolvedFilter,
-    SegmentSpan, SourceError,
+    candidate_plans, choose_plan, execute, matches, parse_filter, parse_smart_list, people,
+    people_brute_force, resolve, resolve_smart_list, scan, ActivitySource, Cursor, Direction, Plan,
+    PostingIndex, Postings, QueryOptions, ResolvedFilter, SegmentSpan, SourceError,
 };
 use proptest::prelude::*;
 
@@ -274,6 +274,132 @@ proptest! {
         let expected = people_brute_force(&list, &log.activities, &universe);
         prop_assert_eq!(got, expected, "{}", text);
     }
+}
+
+/// An index over a `MemLog`'s activities, answering as `actlog-index` does.
+struct FakeIndex(Vec<Activity>);
+
+impl PostingIndex for FakeIndex {
+    fn by_type(
+        &self,
+        type_id: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        direction: Direction,
+    ) -> Postings<'_> {
+        let mut keys: Vec<(i64, ActivityId)> = self
+            .0
+            .iter()
+            .filter(|a| a.type_id == type_id && (min_ms..=max_ms).contains(&a.occurred_at_ms))
+            .map(|a| (a.occurred_at_ms, a.id))
+            .collect();
+        keys.sort_unstable();
+        if direction == Direction::Descending {
+            keys.reverse();
+        }
+        Box::new(keys.into_iter().map(Ok))
+    }
+
+    fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64 {
+        self.by_type(type_id, min_ms, max_ms, Direction::Ascending)
+            .count() as u64
+    }
+
+    fn by_person(&self, person: PersonId) -> Postings<'_> {
+        Box::new(
+            self.0
+                .iter()
+                .filter(move |a| a.person == person)
+                .map(|a| Ok((a.occurred_at_ms, a.id))),
+        )
+    }
+
+    fn estimate_person(&self, person: PersonId) -> u64 {
+        self.by_person(person).count() as u64
+    }
+}
+
+fn planned_filter() -> impl Strategy<Value = String> {
+    prop_oneof![
+        filter_text(),
+        (0u64..5, filter_text()).prop_map(|(p, f)| format!("person = {p} and ({f})")),
+        (0u64..5, 0u64..5, filter_text())
+            .prop_map(|(p, q, f)| format!("({f}) and person in ({p}, {q})")),
+        filter_text().prop_map(|f| format!("type = webinarAttended and ({f})")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_plan_equals_brute_force(
+        data in rows(0..60),
+        cuts in prop::collection::vec(0u64..80, 0..6),
+        text in planned_filter(),
+        descending in any::<bool>(),
+        page in 1usize..7,
+    ) {
+        let c = catalog();
+        let type_id = c.by_api_name("webinarAttended").unwrap().id();
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let index = FakeIndex(log.activities.clone());
+        let f = resolve(&parse_filter(&text).unwrap(), &c, NOW_MS).unwrap();
+        let direction = if descending { Direction::Descending } else { Direction::Ascending };
+        let expected = oracle(&log, &f, direction);
+        let plans = candidate_plans(&log, &index, &f);
+        let first_is_scan = matches!(plans[0].plan, Plan::Scan { .. });
+        prop_assert!(first_is_scan);
+        let chosen = choose_plan(&log, &index, &f);
+        prop_assert!(plans.iter().all(|p| chosen.estimated <= p.estimated));
+        for plan in plans {
+            let unlimited = QueryOptions { direction, limit: usize::MAX, cursor: None };
+            let mut q = execute(&log, &index, f.clone(), plan.clone(), &unlimited).unwrap();
+            let got: Vec<u64> = q.by_ref().map(|a| a.unwrap().id.get()).collect();
+            prop_assert_eq!(&got, &expected, "{} with {}", text, plan.plan);
+            let explain = q.explain();
+            prop_assert!(explain.actual.unwrap() >= got.len() as u64);
+
+            let mut paged: Vec<u64> = Vec::new();
+            let mut cursor = None;
+            loop {
+                let options = QueryOptions { direction, limit: page, cursor };
+                let mut q = execute(&log, &index, f.clone(), plan.clone(), &options).unwrap();
+                let ids: Vec<u64> = q.by_ref().map(|a| a.unwrap().id.get()).collect();
+                paged.extend(&ids);
+                if ids.len() < page {
+                    break;
+                }
+                cursor = Some(Cursor::parse(&q.cursor().unwrap().to_string()).unwrap());
+            }
+            prop_assert_eq!(&paged, &expected, "{} paged with {}", text, plan.plan);
+        }
+    }
+}
+
+#[test]
+fn the_planner_prefers_the_most_selective_path() {
+    let c = catalog();
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    let data: Vec<(u64, i64, u8, i32)> = (0..50).map(|i| (i % 10, i as i64, 0, 10)).collect();
+    let log = MemLog {
+        activities: make(type_id, &data, 0, &c),
+        cuts: vec![25],
+    };
+    let index = FakeIndex(log.activities.clone());
+    let plan = |text: &str| {
+        let f = resolve(&parse_filter(text).unwrap(), &c, NOW_MS).unwrap();
+        choose_plan(&log, &index, &f)
+    };
+    let p = plan("type = webinarAttended and person = 3");
+    assert!(matches!(p.plan, Plan::Person { ref persons, .. } if persons == &[PersonId(3)]));
+    assert_eq!(p.estimated, 5);
+    let p = plan("type = webinarAttended and occurred between 1970-01-02 and 1970-01-03T23:59:59Z");
+    assert!(matches!(p.plan, Plan::TypeTime { .. }));
+    assert_eq!(p.estimated, 2);
+    let p = plan("attr.durationMinutes = 10 and occurred < 1970-01-05");
+    assert!(matches!(p.plan, Plan::Scan { .. }));
+    assert_eq!(p.estimated, 25);
 }
 
 #[test]
