@@ -6,9 +6,15 @@
 //! (`did webinarAttended at least 2 times in last 30d and not did checkDeposited`).
 //! The grammar, the JSON form and every error are in docs/QUERY.md.
 //!
-//! This crate does not own storage: it parses, checks and plans queries, and reads
-//! activities through traits the engine implements, so it can be tested on in-memory
-//! data. It stays free of any async runtime.
+//! Queries are resolved against the type catalog ([`resolve`], [`resolve_smart_list`]),
+//! then planned onto the cheapest of a time-pruned log scan and the by-type and
+//! by-person index paths ([`query`]); results stream in (occurred_at, id) order with a
+//! resumable [`Cursor`]. [`matches`] and [`people_brute_force`] define the answers every
+//! path is tested against.
+//!
+//! This crate does not own storage: it reads activities through [`ActivitySource`] and
+//! postings through [`PostingIndex`], traits the engine implements, so it can be tested
+//! on in-memory data. It offers blocking iterators and stays free of any async runtime.
 //!
 //! ```
 //! use actlog_query::{parse_filter, Filter};
