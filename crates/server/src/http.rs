@@ -238,9 +238,36 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     };
     let timeout = Duration::from_millis(state.options.request_timeout_ms);
     match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
+        Ok(response) => envelope_rejection(response).await,
         Err(_) => ApiError::code(ErrorCode::RequestTimeOut).into_response(),
     }
+}
+
+/// Extractor rejections (a path segment that is not UTF-8, ...) come from axum as plain-text
+/// 4xx answers; clients expect Marketo's envelope, so they become 1003 with HTTP 200. Our
+/// own non-200 answers (identity, bulk file, 413, 414) are JSON or carry other statuses.
+async fn envelope_rejection(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(plain
+        && matches!(
+            status,
+            StatusCode::BAD_REQUEST
+                | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                | StatusCode::UNPROCESSABLE_ENTITY
+        ))
+    {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).into_owned();
+    ApiError::invalid_data(format!("Invalid request: {message}")).into_response()
 }
 
 /// Marketo's answer to 414: a POST with `_method=GET` in the URL and the rest of the query

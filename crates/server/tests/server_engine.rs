@@ -18,7 +18,12 @@ struct Setup {
 
 async fn start() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path().join("data"), Options::default()).unwrap();
+    // Marketo's limit of 10 custom types, so that 1027 can be reached.
+    let options = Options {
+        custom_types_max: 10,
+        ..Options::default()
+    };
+    let engine = Engine::open(dir.path().join("data"), options).unwrap();
     let server = TestServer::start(Arc::new(EngineBackend::new(engine.clone()))).await;
     Setup {
         server,

@@ -167,6 +167,10 @@ async fn envelope_errors_and_limits() {
     let (s, _) = start().await;
     let v = s.get("/rest/v1/nothing.json").await;
     assert_eq!(error_code(&v), "610");
+    let v = s
+        .get("/rest/v1/activities/external/type/%FF%FE/describe.json")
+        .await;
+    assert_eq!(error_code(&v), "1003", "a path that is not UTF-8");
     let r = s
         .client
         .delete(s.url("/rest/v1/activities/types.json"))
