@@ -204,6 +204,29 @@ mod tests {
         ingest_then_read_back::<RawFile>(Durability::Never);
     }
 
+    /// Replay rate of 200,000 records, in release:
+    /// `cargo test -p actlog-benches --release --lib -- --ignored --nocapture raw_replay_rate`.
+    #[test]
+    #[ignore]
+    fn raw_replay_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Workload::new(WorkloadOptions::default()).unwrap();
+        let data = w.generate(200_000);
+        let mut raw = RawFile::open(dir.path(), Durability::Never).unwrap();
+        raw.ingest_batch(&data).unwrap();
+        for _ in 0..3 {
+            let start = std::time::Instant::now();
+            let mut bytes = 0;
+            let n = raw.replay(&mut |r| bytes += r.note.len()).unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            assert_eq!(n, 200_000);
+            println!(
+                "replayed {n} in {secs:.3} s: {:.2} M/s ({bytes})",
+                n as f64 / secs / 1e6
+            );
+        }
+    }
+
     fn file_with_three_records(dir: &Path) -> (PathBuf, Vec<u8>) {
         let w = Workload::new(WorkloadOptions::default()).unwrap();
         let mut raw = RawFile::open(dir, Durability::Always).unwrap();
