@@ -9,7 +9,7 @@
 //! Queries are resolved against the type catalog ([`resolve`], [`resolve_smart_list`]),
 //! then planned onto the cheapest of a time-pruned log scan and the by-type and
 //! by-person index paths ([`query`]); results stream in (occurred_at, id) order with a
-//! resumable [`Cursor`]. [`matches`] and [`people_brute_force`] define the answers every
+//! resumable [`Cursor`]. [`matches()`] and [`people_brute_force`] define the answers every
 //! path is tested against.
 //!
 //! This crate does not own storage: it reads activities through [`ActivitySource`] and
