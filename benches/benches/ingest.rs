@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use actlog_benches::peers::{BenchTarget, Durability, PlainSled, RawFile, Sqlite};
+use actlog_benches::peers::{ActlogTarget, BenchTarget, Durability, PlainSled, RawFile, Sqlite};
 use actlog_benches::workload::{GenActivity, Workload, WorkloadOptions};
 use criterion::measurement::WallTime;
 use criterion::{
@@ -48,8 +48,9 @@ impl Case {
 
 type IngestBench = fn(&mut BenchmarkGroup<'_, WallTime>, &[GenActivity<'_>], Case);
 
-/// Every target in the group; actlog joins as one more line.
-const TARGETS: [IngestBench; 3] = [
+/// Every target in the group.
+const TARGETS: [IngestBench; 4] = [
+    ingest_target::<ActlogTarget>,
     ingest_target::<RawFile>,
     ingest_target::<Sqlite>,
     ingest_target::<PlainSled>,
@@ -87,6 +88,7 @@ fn ingest_target<T: BenchTarget>(
                 for batch in chunk.chunks(case.batch) {
                     target.ingest_batch(batch).unwrap();
                 }
+                target.settle().unwrap();
                 elapsed += start.elapsed();
                 cursor += per_iter;
             }

@@ -20,7 +20,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use actlog_benches::peers::{BenchTarget, Durability, PlainSled, RawFile, Sqlite};
+use actlog_benches::peers::{ActlogTarget, BenchTarget, Durability, PlainSled, RawFile, Sqlite};
 use actlog_benches::record::Record;
 use actlog_benches::workload::{GenActivity, Workload, WorkloadOptions, WorkloadRng};
 use actlog_benches::Result;
@@ -85,6 +85,7 @@ fn load<T: BenchTarget + 'static>(data: &[GenActivity<'_>], indexed: Indexed) ->
     for batch in data.chunks(LOAD_BATCH) {
         target.ingest_batch(batch).unwrap();
     }
+    target.settle().unwrap();
     Loaded {
         name: T::NAME,
         indexed,
@@ -101,8 +102,9 @@ fn sink(r: &Record) -> usize {
 fn read(c: &mut Criterion) {
     let workload = Workload::new(WorkloadOptions::default()).unwrap();
     let data = workload.generate(LOADED_RECORDS);
-    // Every target in the group; actlog joins as one more line.
+    // Every target in the group.
     let mut targets = vec![
+        load::<ActlogTarget>(&data, Indexed::Yes),
         load::<RawFile>(&data, Indexed::No),
         load::<Sqlite>(&data, Indexed::Yes),
         load::<PlainSled>(&data, Indexed::Yes),

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The workload options cannot produce a workload (an empty pool, no persons, ...).
-    #[error("invalid workload options: {what}")]
-    InvalidWorkload {
-        /// Which option is wrong and why.
-        what: &'static str,
-    },
+    /// The workload cannot be built, or its types cannot be defined in an engine.
+    #[error(transparent)]
+    Workload(#[from] actlog_workload::Error),
+    /// An error reported by the actlog engine.
+    #[error("actlog error: {0}")]
+    Actlog(#[from] actlog::Error),
     /// A peer could not be set up as the bench requires (a setting refused, a record
     /// too large for its frame, ...).
     #[error("peer {peer} cannot run the bench: {what}")]

@@ -1,14 +1,14 @@
 //! Shared workload generation and peer implementations for the actlog benches.
 //!
 //! This package is what every actlog bench measures with, and what actlog is
-//! measured against. It is not part of actlog: it depends on no actlog crate, so the
-//! peers can be measured before and apart from the engine.
+//! measured against. It is not part of actlog and is never published: it holds the
+//! peers' storage engines, which the `actlog` binary must not pull in.
 //!
 //! - [`workload`]: the one deterministic, seeded generator of activities (Zipf persons,
-//!   20 types, jittered timestamps, pooled strings), shared by every bench and by
-//!   `actlog bench`;
-//! - [`peers`]: the [`peers::BenchTarget`] trait and its peers — SQLite, plain sled and
-//!   the raw framed file that marks the physical limit;
+//!   20 types, jittered timestamps, pooled strings), re-exported from `actlog-workload`,
+//!   which `actlog bench` uses too;
+//! - [`peers`]: the [`peers::BenchTarget`] trait, actlog behind it, and its peers —
+//!   SQLite, plain sled and the raw framed file that marks the physical limit;
 //! - [`record`]: the bincode record the sled and raw peers store.
 //!
 //! ```
@@ -30,6 +30,7 @@
 mod error;
 pub mod peers;
 pub mod record;
-pub mod workload;
+
+pub use actlog_workload::workload;
 
 pub use error::{Error, Result};

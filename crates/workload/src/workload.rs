@@ -787,7 +787,7 @@ mod tests {
     }
 
     /// Generation rate; run in release:
-    /// `cargo test -p actlog-benches --release --lib -- --ignored --nocapture generation_rate`.
+    /// `cargo test -p actlog-workload --release --lib -- --ignored --nocapture generation_rate`.
     #[test]
     #[ignore]
     fn generation_rate() {
