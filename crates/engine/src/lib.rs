@@ -42,6 +42,7 @@ mod error;
 mod indexer;
 mod options;
 mod outcome;
+mod queries;
 mod rebuild;
 mod repair;
 mod replay;
@@ -54,6 +55,7 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use options::{Options, ProgressFn};
 pub use outcome::Outcome;
+pub use queries::{Consistency, People, QueryOptions, QueryResults};
 pub use repair::{repair, RepairReport};
 pub use replay::Replay;
 pub use stats::Stats;
@@ -67,6 +69,7 @@ pub use actlog_model::{
     Activity, ActivityId, ActivityType, AttributeId, DataType, NewActivity, PersonId, SkipReason,
     TypeId, TypeRef, Value,
 };
+pub use actlog_query::{Direction, Filter, SmartList};
 
 /// The log crate, for storage back ends and reports.
 pub use actlog_log as log;

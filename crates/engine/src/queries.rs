@@ -1,0 +1,430 @@
+//! Filters and smart lists over the engine: the query crate plans and runs them, reading
+//! the log and the index through the two small traits implemented here.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use roaring::RoaringTreemap;
+
+use actlog_index::{IdRange, Order, TimeRange};
+use actlog_log::Offset;
+use actlog_model::{codec, Activity, ActivityId, PersonId, TypeId};
+use actlog_query::{
+    ActivitySource, Cursor, Direction, Explain, Filter, PostingIndex, Postings, ResolvedFilter,
+    ResolvedList, SegmentSpan, SmartList, SourceError,
+};
+
+use crate::engine::{Engine, Inner};
+use crate::error::{Error, Result};
+use crate::time::now_ms;
+
+/// Activities a query fetches per round; memory holds at most one round.
+const PAGE_ACTIVITIES: usize = 1_024;
+
+/// Whether a query waits for the index to cover everything recorded before it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Consistency {
+    /// Wait (up to `Options::index_wait_ms`): the query sees every activity appended
+    /// before it started. The default.
+    #[default]
+    ReadYourWrites,
+    /// Answer from what is indexed now; activities appended moments ago may be missing.
+    Eventual,
+}
+
+/// How [`Engine::query`] runs.
+///
+/// ```
+/// use actlog::{Direction, QueryOptions};
+///
+/// let newest_ten = QueryOptions { limit: Some(10), direction: Direction::Descending, ..QueryOptions::default() };
+/// assert_eq!(newest_ten.cursor, None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Most activities returned. `Default = None`: every match, streamed.
+    pub limit: Option<usize>,
+    /// Resume after the last activity of an earlier query (from
+    /// [`QueryResults::cursor`]). `Default = None`.
+    pub cursor: Option<String>,
+    /// (occurred_at, id) ascending or descending. `Default = Ascending`.
+    pub direction: Direction,
+    /// `Default = ReadYourWrites`.
+    pub consistency: Consistency,
+}
+
+/// The activities a filter matches, streamed lazily in (occurred_at, id) order.
+///
+/// Memory holds one round of at most 1,024 activities, however many match. The cursor
+/// after the last activity returned resumes exactly after it, also while new activities
+/// arrive.
+pub struct QueryResults {
+    engine: Engine,
+    filter: ResolvedFilter,
+    direction: Direction,
+    remaining: Option<usize>,
+    cursor: Option<Cursor>,
+    page: VecDeque<Activity>,
+    exhausted: bool,
+    failed: bool,
+    explain: Option<Explain>,
+    read: u64,
+}
+
+impl fmt::Debug for QueryResults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryResults")
+            .field("direction", &self.direction)
+            .field("remaining", &self.remaining)
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryResults {
+    /// Where to resume: after the last activity returned (or where the query started).
+    pub fn cursor(&self) -> Option<String> {
+        self.cursor.map(|c| c.to_string())
+    }
+
+    /// The plan chosen, its estimate, and the activities read so far.
+    pub fn explain(&self) -> String {
+        match &self.explain {
+            Some(e) => format!(
+                "plan: {}\nestimated activities to read: {}\nactivities read: {}",
+                e.plan, e.estimated, self.read
+            ),
+            None => "plan: not run yet".to_owned(),
+        }
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        let want = self
+            .remaining
+            .map_or(PAGE_ACTIVITIES, |r| r.min(PAGE_ACTIVITIES));
+        if want == 0 {
+            self.exhausted = true;
+            return Ok(());
+        }
+        let inner = &self.engine.inner;
+        inner.check_open()?;
+        let end = inner
+            .activities
+            .next_offset()
+            .0
+            .min(inner.index.watermark().get());
+        let source = EngineSource {
+            inner,
+            end: ActivityId(end),
+        };
+        let postings = EnginePostings {
+            inner,
+            end: ActivityId(end),
+        };
+        let options = actlog_query::QueryOptions {
+            direction: self.direction,
+            limit: want,
+            cursor: self.cursor,
+        };
+        let mut run = actlog_query::query(&source, &postings, self.filter.clone(), &options)?;
+        let mut got = 0usize;
+        for activity in run.by_ref() {
+            self.page.push_back(activity?);
+            got += 1;
+        }
+        let explain = run.explain();
+        self.read += explain.actual.unwrap_or(0);
+        if self.explain.is_none() {
+            self.explain = Some(explain);
+        }
+        if got < want {
+            self.exhausted = true;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for QueryResults {
+    type Item = Result<Activity>;
+
+    fn next(&mut self) -> Option<Result<Activity>> {
+        if self.failed {
+            return None;
+        }
+        if self.page.is_empty() && !self.exhausted {
+            if let Err(err) = self.fill() {
+                self.failed = true;
+                return Some(Err(err));
+            }
+        }
+        let activity = self.page.pop_front()?;
+        self.cursor = Some(Cursor::after(&activity, self.direction));
+        if let Some(r) = &mut self.remaining {
+            *r -= 1;
+        }
+        Some(Ok(activity))
+    }
+}
+
+/// The persons a smart list selects, as a compressed bitmap.
+#[derive(Debug, Clone)]
+pub struct People {
+    set: RoaringTreemap,
+}
+
+impl People {
+    /// How many persons.
+    pub fn count(&self) -> u64 {
+        self.set.len()
+    }
+
+    /// The persons in ascending id order.
+    pub fn iter(&self) -> impl Iterator<Item = PersonId> + '_ {
+        self.set.iter().map(PersonId)
+    }
+
+    /// Whether `person` is in the list.
+    pub fn contains(&self, person: PersonId) -> bool {
+        self.set.contains(person.get())
+    }
+
+    /// The underlying bitmap.
+    pub fn bitmap(&self) -> &RoaringTreemap {
+        &self.set
+    }
+}
+
+impl Engine {
+    /// Streams the activities `filter` matches (see docs/QUERY.md).
+    ///
+    /// # Errors
+    /// [`Error::Query`] naming an unknown type or attribute, a literal of the wrong type,
+    /// or a bad cursor; [`Error::IndexLagging`] when the index does not catch up in time.
+    pub fn query(&self, filter: &Filter, options: QueryOptions) -> Result<QueryResults> {
+        self.inner.check_open()?;
+        if options.consistency == Consistency::ReadYourWrites {
+            self.inner.wait_indexed()?;
+        }
+        let catalog = self.inner.catalog.snapshot();
+        let resolved = actlog_query::resolve(filter, &catalog, now_ms())?;
+        let cursor = options.cursor.as_deref().map(Cursor::parse).transpose()?;
+        Ok(QueryResults {
+            engine: self.clone(),
+            filter: resolved,
+            direction: options.direction,
+            remaining: options.limit,
+            cursor,
+            page: VecDeque::new(),
+            exhausted: false,
+            failed: false,
+            explain: None,
+            read: 0,
+        })
+    }
+
+    /// [`query`](Self::query) with a filter in the text syntax.
+    pub fn query_text(&self, filter: &str, options: QueryOptions) -> Result<QueryResults> {
+        let filter = actlog_query::parse_filter(filter)?;
+        self.query(&filter, options)
+    }
+
+    /// [`query`](Self::query) with a filter in the JSON form.
+    pub fn query_json(&self, filter: &str, options: QueryOptions) -> Result<QueryResults> {
+        let filter = Filter::from_json(filter)?;
+        self.query(&filter, options)
+    }
+
+    /// The persons a smart list selects (`did TYPE where ... at least N times in last
+    /// 30d and not did ...`). `not` takes its complement within every person who has
+    /// any activity.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    pub fn people(&self, list: &SmartList) -> Result<People> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        inner.wait_indexed()?;
+        let catalog = inner.catalog.snapshot();
+        let resolved = actlog_query::resolve_smart_list(list, &catalog, now_ms())?;
+        let end = ActivityId(
+            inner
+                .activities
+                .next_offset()
+                .0
+                .min(inner.index.watermark().get()),
+        );
+        let source = EngineSource { inner, end };
+        let universe = if has_not(&resolved) {
+            everyone(inner, &catalog, end)?
+        } else {
+            RoaringTreemap::new()
+        };
+        let set = actlog_query::people(&source, &resolved, &universe)?;
+        Ok(People { set })
+    }
+
+    /// [`people`](Self::people) with a smart list in the text syntax.
+    pub fn people_text(&self, list: &str) -> Result<People> {
+        let list = actlog_query::parse_smart_list(list)?;
+        self.people(&list)
+    }
+
+    /// [`people`](Self::people) with a smart list in the JSON form.
+    pub fn people_json(&self, list: &str) -> Result<People> {
+        let list = SmartList::from_json(list)?;
+        self.people(&list)
+    }
+}
+
+fn has_not(list: &ResolvedList) -> bool {
+    match list {
+        ResolvedList::Not(_) => true,
+        ResolvedList::And(cs) | ResolvedList::Or(cs) => cs.iter().any(has_not),
+        ResolvedList::Did(_) => false,
+    }
+}
+
+/// Every person with an activity below `end`, from the by-type index (no payload read).
+fn everyone(
+    inner: &Inner,
+    catalog: &actlog_model::Catalog,
+    end: ActivityId,
+) -> Result<RoaringTreemap> {
+    let mut set = RoaringTreemap::new();
+    for t in catalog.list() {
+        for posting in inner
+            .index
+            .by_type(t.id(), TimeRange::all(), Order::Ascending)
+        {
+            let posting = posting?;
+            if posting.id < end {
+                set.insert(posting.person.get());
+            }
+        }
+    }
+    Ok(set)
+}
+
+fn source_error(err: impl std::error::Error + Send + Sync + 'static) -> SourceError {
+    SourceError(Box::new(err))
+}
+
+/// The log as the query crate reads it, bounded to a fixed end for one round.
+struct EngineSource<'a> {
+    inner: &'a Inner,
+    end: ActivityId,
+}
+
+impl ActivitySource for EngineSource<'_> {
+    fn get(&self, id: ActivityId) -> Result<Option<Activity>, SourceError> {
+        if id >= self.end {
+            return Ok(None);
+        }
+        self.inner.get(id).map_err(source_error)
+    }
+
+    fn segments(&self) -> Vec<SegmentSpan> {
+        self.inner
+            .activities
+            .segments()
+            .into_iter()
+            .filter(|s| s.record_count > 0)
+            .map(|s| SegmentSpan {
+                first: ActivityId(s.base_offset.0),
+                end: ActivityId(s.end_offset.0),
+                occurred_min_ms: s.timestamp_ms_min,
+                occurred_max_ms: s.timestamp_ms_max,
+            })
+            .collect()
+    }
+
+    fn scan(
+        &self,
+        from: ActivityId,
+        to: ActivityId,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_> {
+        let to = to.min(self.end);
+        let from = from.min(to);
+        match self
+            .inner
+            .activities
+            .iter_range(Offset(from.get()), Offset(to.get()))
+        {
+            Ok(records) => Box::new(records.map(|record| {
+                let record = record.map_err(|e| source_error(Error::activities(e)))?;
+                let id = ActivityId(record.offset.0);
+                codec::decode_activity(id, &record.payload)
+                    .map_err(|source| source_error(Error::Decode { id, source }))
+            })),
+            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
+        }
+    }
+
+    fn first_id(&self) -> ActivityId {
+        ActivityId(self.inner.activities.first_offset().0)
+    }
+
+    fn end_id(&self) -> ActivityId {
+        self.end
+    }
+}
+
+/// The index as the planner reads it.
+struct EnginePostings<'a> {
+    inner: &'a Inner,
+    end: ActivityId,
+}
+
+impl PostingIndex for EnginePostings<'_> {
+    fn by_type(
+        &self,
+        type_id: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        direction: Direction,
+    ) -> Postings<'_> {
+        let order = match direction {
+            Direction::Ascending => Order::Ascending,
+            Direction::Descending => Order::Descending,
+        };
+        let time = TimeRange {
+            start_ms: min_ms,
+            end_ms: max_ms.saturating_add(1),
+        };
+        let end = self.end;
+        Box::new(
+            self.inner
+                .index
+                .by_type(type_id, time, order)
+                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+                .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
+        )
+    }
+
+    fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64 {
+        self.inner.index.estimate_type(
+            type_id,
+            TimeRange {
+                start_ms: min_ms,
+                end_ms: max_ms.saturating_add(1),
+            },
+        )
+    }
+
+    fn by_person(&self, person: PersonId) -> Postings<'_> {
+        let range = IdRange {
+            start: ActivityId(self.inner.activities.first_offset().0),
+            end: self.end,
+        };
+        Box::new(
+            self.inner
+                .index
+                .person(person, range, Order::Ascending)
+                .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
+        )
+    }
+
+    fn estimate_person(&self, person: PersonId) -> u64 {
+        self.inner.index.estimate_person(person)
+    }
+}
