@@ -11,9 +11,14 @@ use actlog::model::{
     self as model, AttrRef, AttributeChanges, AttributeDefinition, Catalog, TypeChanges,
     TypeDefinition, TypeOrigin,
 };
+use actlog::query::{DateTime, Op, Time, TypeRef as QueryTypeRef};
 use actlog::{
-    Activity, ActivityType, DataType, Engine, NewActivity, Outcome, PersonId, TypeId, TypeRef,
+    Activity, ActivityType, DataType, Direction, Engine, Filter, NewActivity, Outcome, PersonId,
+    QueryOptions, TypeId, TypeRef,
 };
+
+/// Delete Lead, which an export of all types leaves out (Marketo's rule).
+const DELETE_LEAD_TYPE_ID: u32 = 37;
 use serde_json::{json, Value};
 use std::ops::ControlFlow;
 
@@ -140,68 +145,57 @@ fn activity_view(catalog: &Catalog, a: &Activity) -> ActivityView {
     }
 }
 
-/// Position after an activity in (occurred_at, id) order: `<ms>:<id>`.
-fn position_of(a: &Activity) -> String {
-    format!("{}:{}", a.occurred_at_ms, a.id.get())
+/// Activities one query round may return to the HTTP layer at most.
+const EXPORT_CHUNK_ACTIVITIES: usize = 1_000;
+
+fn query_error(e: actlog::query::Error) -> ApiError {
+    ApiError::invalid_data(e.to_string())
 }
 
-fn parse_position(s: &str) -> Result<(i64, u64), ApiError> {
-    let bad = || ApiError::invalid_value(s, "cursor");
-    let (ms, id) = s.split_once(':').ok_or_else(bad)?;
-    Ok((
-        ms.parse().map_err(|_| bad())?,
-        id.parse().map_err(|_| bad())?,
+fn time_at(ms: i64) -> Option<Time> {
+    DateTime::from_epoch_ms(ms).map(Time::DateTime)
+}
+
+fn types_clause(type_ids: &[u32]) -> Filter {
+    Filter::Type(Op::In(
+        type_ids.iter().map(|id| QueryTypeRef::Id(*id)).collect(),
     ))
 }
 
-/// Upper bound on activities one scan may hold in memory.
-const SCAN_ITEMS_MAX: usize = 5_000_000;
+fn direction(order: QueryOrder) -> Direction {
+    match order {
+        QueryOrder::Asc => Direction::Ascending,
+        QueryOrder::Desc => Direction::Descending,
+    }
+}
 
 impl EngineBackend {
-    /// Activities matching `keep`, in (occurred_at, id) order (or reversed), strictly after
-    /// `after`, at most `limit`, plus whether more remain.
-    fn scan(
+    /// At most `limit` activities of `filter` after `cursor`, and the cursor after the last.
+    fn run(
         &self,
-        keep: &dyn Fn(&Activity) -> bool,
-        after: Option<(i64, u64)>,
+        filter: &Filter,
+        cursor: Option<String>,
         limit: usize,
-        order: QueryOrder,
-    ) -> Result<(Vec<Activity>, bool), ApiError> {
-        let first = self.engine.first_id();
-        let mut hits = Vec::new();
-        for a in self.engine.replay(first).map_err(engine_error)? {
-            let a = a.map_err(engine_error)?;
-            let key = (a.occurred_at_ms, a.id.get());
-            let past = match (after, order) {
-                (None, _) => true,
-                (Some(c), QueryOrder::Asc) => key > c,
-                (Some(c), QueryOrder::Desc) => key < c,
-            };
-            if past && keep(&a) {
-                if hits.len() >= SCAN_ITEMS_MAX {
-                    return Err(ApiError::invalid_data(
-                        "query matches too many activities; narrow it",
-                    ));
-                }
-                hits.push(a);
-            }
+        direction: Direction,
+    ) -> Result<(Vec<Activity>, Option<String>), ApiError> {
+        let options = QueryOptions {
+            limit: Some(limit),
+            cursor,
+            direction,
+            ..QueryOptions::default()
+        };
+        let mut results = self.engine.query(filter, options).map_err(engine_error)?;
+        let mut out = Vec::with_capacity(limit.min(EXPORT_CHUNK_ACTIVITIES));
+        for a in results.by_ref() {
+            out.push(a.map_err(engine_error)?);
         }
-        hits.sort_by_key(|a| (a.occurred_at_ms, a.id.get()));
-        if order == QueryOrder::Desc {
-            hits.reverse();
-        }
-        let more = hits.len() > limit;
-        hits.truncate(limit);
-        Ok((hits, more))
+        Ok((out, results.cursor()))
     }
 
-    fn filter(&self, spec: &FilterSpec) -> Result<actlog::query::Filter, ApiError> {
+    fn filter(&self, spec: &FilterSpec) -> Result<Filter, ApiError> {
         match spec {
-            FilterSpec::Text(t) => {
-                actlog::query::parse_filter(t).map_err(|e| ApiError::invalid_data(e.to_string()))
-            }
-            FilterSpec::Json(v) => actlog::query::Filter::from_json(&v.to_string())
-                .map_err(|e| ApiError::invalid_data(e.to_string())),
+            FilterSpec::Text(t) => actlog::query::parse_filter(t).map_err(query_error),
+            FilterSpec::Json(v) => Filter::from_json(&v.to_string()).map_err(query_error),
         }
     }
 }
@@ -396,18 +390,33 @@ impl Backend for EngineBackend {
                 )));
             }
         }
-        let after = r.resume.as_deref().map(parse_position).transpose()?;
         // The engine stores no primary attribute value ids, so an assetIds filter matches nothing.
-        let keep = |a: &Activity| {
-            r.asset_ids.is_empty()
-                && r.type_ids.contains(&a.type_id.get())
-                && (r.lead_ids.is_empty() || r.lead_ids.contains(&a.person.get()))
-                && a.occurred_at_ms >= r.since_ms
-        };
-        let (hits, more) = self.scan(&keep, after, r.limit, QueryOrder::Asc)?;
+        if !r.asset_ids.is_empty() {
+            return Ok(ReadPage {
+                activities: Vec::new(),
+                resume: None,
+                more: false,
+            });
+        }
+        let mut clauses = vec![types_clause(&r.type_ids)];
+        if !r.lead_ids.is_empty() {
+            clauses.push(Filter::Person(Op::In(r.lead_ids.clone())));
+        }
+        if let Some(t) = time_at(r.since_ms) {
+            clauses.push(Filter::Occurred(Op::Ge(t)));
+        }
+        let (hits, cursor) = self.run(
+            &Filter::And(clauses),
+            r.resume.clone(),
+            r.limit,
+            Direction::Ascending,
+        )?;
+        // A full page says more may follow; a short one that the scan reached the end.
+        let more = hits.len() >= r.limit;
+        let resume = if hits.is_empty() { None } else { cursor };
         Ok(ReadPage {
-            resume: hits.last().map(position_of),
             activities: hits.iter().map(|a| activity_view(&catalog, a)).collect(),
+            resume,
             more,
         })
     }
@@ -418,14 +427,25 @@ impl Backend for EngineBackend {
         sink: &mut dyn FnMut(ActivityView) -> ControlFlow<()>,
     ) -> Result<(), ApiError> {
         let catalog = self.engine.catalog();
-        let keep = |a: &Activity| {
-            (r.type_ids.is_empty() || r.type_ids.contains(&a.type_id.get()))
-                && a.occurred_at_ms >= r.start_ms
-                && a.occurred_at_ms <= r.end_ms
+        let mut clauses = Vec::new();
+        if !r.type_ids.is_empty() {
+            clauses.push(types_clause(&r.type_ids));
+        }
+        match (time_at(r.start_ms), time_at(r.end_ms)) {
+            (Some(a), Some(b)) => clauses.push(Filter::Occurred(Op::Between(a, b))),
+            _ => return Err(ApiError::invalid_data("createdAt is out of range")),
+        }
+        let filter = Filter::And(clauses);
+        let options = QueryOptions {
+            limit: None,
+            ..QueryOptions::default()
         };
-        let (hits, _) = self.scan(&keep, None, usize::MAX, QueryOrder::Asc)?;
-        for a in &hits {
-            if sink(activity_view(&catalog, a)).is_break() {
+        for a in self.engine.query(&filter, options).map_err(engine_error)? {
+            let a = a.map_err(engine_error)?;
+            if r.type_ids.is_empty() && a.type_id.get() == DELETE_LEAD_TYPE_ID {
+                continue;
+            }
+            if sink(activity_view(&catalog, &a)).is_break() {
                 break;
             }
         }
@@ -435,21 +455,28 @@ impl Backend for EngineBackend {
     fn query(&self, r: &QueryRequest) -> Result<QueryPage, ApiError> {
         let filter = self.filter(&r.filter)?;
         let catalog = self.engine.catalog();
-        let resolved = actlog::query::resolve(&filter, &catalog, crate::time::now_ms())
-            .map_err(|e| ApiError::invalid_data(e.to_string()))?;
-        let after = r.cursor.as_deref().map(parse_position).transpose()?;
-        let keep = |a: &Activity| actlog::query::matches(&resolved, a);
-        let (hits, _) = self.scan(&keep, after, r.limit, r.order)?;
+        let (hits, cursor) = self.run(&filter, r.cursor.clone(), r.limit, direction(r.order))?;
+        let cursor = if hits.is_empty() {
+            r.cursor.clone()
+        } else {
+            cursor
+        };
         Ok(QueryPage {
-            cursor: hits.last().map(position_of),
             activities: hits.iter().map(|a| activity_view(&catalog, a)).collect(),
+            cursor,
         })
     }
 
-    fn people(&self, _list: &FilterSpec, _ids_max: usize) -> Result<PeopleView, ApiError> {
-        Err(ApiError::invalid_data(
-            "smart lists are not available in this build",
-        ))
+    fn people(&self, list: &FilterSpec, ids_max: usize) -> Result<PeopleView, ApiError> {
+        let people = match list {
+            FilterSpec::Text(t) => self.engine.people_text(t),
+            FilterSpec::Json(v) => self.engine.people_json(&v.to_string()),
+        }
+        .map_err(engine_error)?;
+        Ok(PeopleView {
+            count: people.count(),
+            person_ids: people.iter().take(ids_max).map(PersonId::get).collect(),
+        })
     }
 
     fn stats(&self) -> Result<Value, ApiError> {
