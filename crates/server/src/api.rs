@@ -38,6 +38,8 @@ pub enum ErrorCode {
     InvalidDateFormat,
     /// 709: the request breaks a lifecycle rule (approve without draft, ...).
     BusinessRuleViolation,
+    /// 713: a transient failure (the index is catching up); retry later.
+    TransientError,
     /// 1001: a value has the wrong type or form.
     InvalidValue,
     /// 1002: a required parameter is missing.
@@ -77,6 +79,7 @@ impl ErrorCode {
             ErrorCode::NoDataFound => "702",
             ErrorCode::InvalidDateFormat => "704",
             ErrorCode::BusinessRuleViolation => "709",
+            ErrorCode::TransientError => "713",
             ErrorCode::InvalidValue => "1001",
             ErrorCode::MissingValue => "1002",
             ErrorCode::InvalidData => "1003",
@@ -111,6 +114,7 @@ impl ErrorCode {
             ErrorCode::NoDataFound => "No data found for a given search scenario",
             ErrorCode::InvalidDateFormat => "Invalid date format",
             ErrorCode::BusinessRuleViolation => "Business Rule Violation",
+            ErrorCode::TransientError => "Transient Error",
             ErrorCode::InvalidValue => "Invalid value",
             ErrorCode::MissingValue => "Missing value for the required parameter",
             ErrorCode::InvalidData => "Invalid data",
@@ -125,7 +129,7 @@ impl ErrorCode {
     }
 }
 
-const ALL_CODES: [ErrorCode; 23] = [
+const ALL_CODES: [ErrorCode; 24] = [
     ErrorCode::AccessTokenInvalid,
     ErrorCode::AccessTokenExpired,
     ErrorCode::RequestTimeOut,
@@ -139,6 +143,7 @@ const ALL_CODES: [ErrorCode; 23] = [
     ErrorCode::NoDataFound,
     ErrorCode::InvalidDateFormat,
     ErrorCode::BusinessRuleViolation,
+    ErrorCode::TransientError,
     ErrorCode::InvalidValue,
     ErrorCode::MissingValue,
     ErrorCode::InvalidData,

@@ -61,6 +61,10 @@ fn engine_error(e: actlog::Error) -> ApiError {
         actlog::Error::Model(m) => model_error(m),
         actlog::Error::Query(q) => ApiError::invalid_data(q.to_string()),
         actlog::Error::BatchTooLarge { .. } => ApiError::invalid_data(e.to_string()),
+        // Clients retry 713 with backoff, which is what a lagging index needs.
+        actlog::Error::IndexLagging { .. } => {
+            ApiError::new(ErrorCode::TransientError, e.to_string())
+        }
         _ => ApiError::new(ErrorCode::SystemError, e.to_string()),
     }
 }

@@ -416,6 +416,29 @@ async fn adds_page_and_export_match_the_engine() {
     assert_eq!(error_code(&r.json().await.unwrap()), "1003");
     let v = s.get("/actlog/v1/stats").await;
     assert_eq!(result(&v)[0]["activities"], 1001);
+    // Smart lists: persons 0..=10 did `buy` in May, 50..=74 in June too.
+    let v = s
+        .post(
+            "/actlog/v1/people",
+            &json!({"smartList": "did buy", "limit": 3}),
+        )
+        .await;
+    let mut persons: Vec<u64> = all.iter().map(|a| a.person.get()).collect();
+    persons.sort_unstable();
+    persons.dedup();
+    assert_eq!(result(&v)[0]["count"], persons.len(), "{v}");
+    assert_eq!(result(&v)[0]["personIds"], json!(persons[..3]));
+    let v = s
+        .post(
+            "/actlog/v1/people",
+            &json!({"smartList": "did buy where primary = \"late\" at least 1 times"}),
+        )
+        .await;
+    assert_eq!(result(&v)[0]["count"], 25, "{v}");
+    let v = s
+        .post("/actlog/v1/people", &json!({"smartList": "did nope"}))
+        .await;
+    assert_eq!(error_code(&v), "1003");
     Arc::into_inner(s).unwrap().stop().await.unwrap();
 }
 
