@@ -3,15 +3,16 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 use roaring::RoaringTreemap;
 
-use actlog_index::{IdRange, Order, TimeRange};
+use actlog_index::{IdRange, KeyRange, Order, TimeRange};
 use actlog_log::Offset;
-use actlog_model::{codec, Activity, ActivityId, PersonId, TypeId};
+use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
-    ActivitySource, Cursor, Direction, Explain, Filter, PostingIndex, Postings, ResolvedFilter,
-    ResolvedList, SegmentSpan, SmartList, SourceError,
+    ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings, PostingIndex,
+    Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList, SourceError, ValueSlot,
 };
 
 use crate::engine::{Engine, Inner};
@@ -119,6 +120,7 @@ impl QueryResults {
         };
         let postings = EnginePostings {
             inner,
+            catalog: inner.catalog.snapshot(),
             end: ActivityId(end),
         };
         let options = actlog_query::QueryOptions {
@@ -238,6 +240,10 @@ impl Engine {
     /// 30d and not did ...`). `not` takes its complement within every person who has
     /// any activity.
     ///
+    /// A `did` term without a filter reads only the by-type index; with a filter it
+    /// fetches the candidates of the cheapest index path (primary value, indexed
+    /// attribute, person, type and time), or scans the log when that reads fewer.
+    ///
     /// # Errors
     /// As [`query`](Self::query).
     pub fn people(&self, list: &SmartList) -> Result<People> {
@@ -246,13 +252,30 @@ impl Engine {
         inner.wait_indexed()?;
         let catalog = inner.catalog.snapshot();
         let resolved = actlog_query::resolve_smart_list(list, &catalog, now_ms())?;
-        let end = ActivityId(
-            inner
-                .activities
-                .next_offset()
-                .0
-                .min(inner.index.watermark().get()),
-        );
+        let end = visible_end(inner);
+        let source = EngineSource { inner, end };
+        let postings = EnginePostings {
+            inner,
+            catalog,
+            end,
+        };
+        let set = actlog_query::people_indexed(&source, &postings, &resolved)?;
+        Ok(People { set })
+    }
+
+    /// [`people`](Self::people) answered by scanning the log for every `did` term, the
+    /// path the index answer is checked against.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    #[doc(hidden)]
+    pub fn people_by_scan(&self, list: &SmartList) -> Result<People> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        inner.wait_indexed()?;
+        let catalog = inner.catalog.snapshot();
+        let resolved = actlog_query::resolve_smart_list(list, &catalog, now_ms())?;
+        let end = visible_end(inner);
         let source = EngineSource { inner, end };
         let universe = if has_not(&resolved) {
             everyone(inner, &catalog, end)?
@@ -261,6 +284,45 @@ impl Engine {
         };
         let set = actlog_query::people(&source, &resolved, &universe)?;
         Ok(People { set })
+    }
+
+    /// Runs `filter` to the end with every plan the planner could pick, returning each
+    /// plan's text and its activities, so tests can check that all of them agree.
+    /// Memory holds every match of every plan: for tests and small data.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    #[doc(hidden)]
+    pub fn query_every_plan(
+        &self,
+        filter: &Filter,
+        direction: Direction,
+    ) -> Result<Vec<(String, Vec<Activity>)>> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        inner.wait_indexed()?;
+        let catalog = inner.catalog.snapshot();
+        let resolved = actlog_query::resolve(filter, &catalog, now_ms())?;
+        let end = visible_end(inner);
+        let source = EngineSource { inner, end };
+        let postings = EnginePostings {
+            inner,
+            catalog,
+            end,
+        };
+        let options = actlog_query::QueryOptions {
+            direction,
+            limit: usize::MAX,
+            cursor: None,
+        };
+        let mut out = Vec::new();
+        for plan in actlog_query::candidate_plans(&source, &postings, &resolved) {
+            let text = plan.plan.to_string();
+            let run = actlog_query::execute(&source, &postings, resolved.clone(), plan, &options)?;
+            let activities = run.collect::<std::result::Result<Vec<_>, _>>()?;
+            out.push((text, activities));
+        }
+        Ok(out)
     }
 
     /// [`people`](Self::people) with a smart list in the text syntax.
@@ -274,6 +336,17 @@ impl Engine {
         let list = SmartList::from_json(list)?;
         self.people(&list)
     }
+}
+
+/// One past the last id both recorded and indexed.
+fn visible_end(inner: &Inner) -> ActivityId {
+    ActivityId(
+        inner
+            .activities
+            .next_offset()
+            .0
+            .min(inner.index.watermark().get()),
+    )
 }
 
 fn has_not(list: &ResolvedList) -> bool {
@@ -369,10 +442,19 @@ impl ActivitySource for EngineSource<'_> {
     }
 }
 
-/// The index as the planner reads it.
+/// The index as the planner reads it, with the catalog that says which attributes it
+/// holds.
 struct EnginePostings<'a> {
     inner: &'a Inner,
+    catalog: Arc<Catalog>,
     end: ActivityId,
+}
+
+fn key_range(keys: &KeySpan) -> KeyRange<'_> {
+    KeyRange::Range {
+        start: keys.start.as_ref().map(Vec::as_slice),
+        end: keys.end.as_ref().map(Vec::as_slice),
+    }
 }
 
 impl PostingIndex for EnginePostings<'_> {
@@ -426,5 +508,64 @@ impl PostingIndex for EnginePostings<'_> {
 
     fn estimate_person(&self, person: PersonId) -> u64 {
         self.inner.index.estimate_person(person)
+    }
+    fn value_type(&self, type_id: TypeId, slot: ValueSlot) -> Option<DataType> {
+        let ty = self.catalog.get(type_id)?;
+        match slot {
+            ValueSlot::Primary => Some(ty.approved().unwrap_or(ty.latest()).primary.data_type),
+            // The indexer decides by the same lookup which attribute values it indexes.
+            ValueSlot::Attribute(attr) => ty
+                .attribute_for_render(attr)
+                .filter(|a| a.indexed && !a.is_primary)
+                .map(|a| a.data_type),
+        }
+    }
+
+    fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_> {
+        let range = key_range(keys);
+        let postings = match slot {
+            ValueSlot::Primary => self
+                .inner
+                .index
+                .by_primary(type_id, range, Order::Ascending),
+            ValueSlot::Attribute(attr) => {
+                self.inner
+                    .index
+                    .by_attribute(type_id, attr, range, Order::Ascending)
+            }
+        };
+        let end = self.end;
+        Box::new(
+            postings
+                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+                .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
+        )
+    }
+
+    fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
+        let range = key_range(keys);
+        match slot {
+            ValueSlot::Primary => self.inner.index.estimate_primary(type_id, range),
+            ValueSlot::Attribute(attr) => self.inner.index.estimate_attribute(type_id, attr, range),
+        }
+    }
+
+    fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
+        let time = TimeRange {
+            start_ms: min_ms,
+            end_ms: max_ms.saturating_add(1),
+        };
+        let end = self.end;
+        Box::new(
+            self.inner
+                .index
+                .by_type(type_id, time, Order::Ascending)
+                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+                .map(|p| p.map(|p| p.person).map_err(source_error)),
+        )
+    }
+
+    fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
+        everyone(self.inner, &self.catalog, self.end).map_err(source_error)
     }
 }

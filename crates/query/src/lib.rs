@@ -7,10 +7,12 @@
 //! The grammar, the JSON form and every error are in docs/QUERY.md.
 //!
 //! Queries are resolved against the type catalog ([`resolve`], [`resolve_smart_list`]),
-//! then planned onto the cheapest of a time-pruned log scan and the by-type and
-//! by-person index paths ([`query`]); results stream in (occurred_at, id) order with a
-//! resumable [`Cursor`]. [`matches()`] and [`people_brute_force`] define the answers every
-//! path is tested against.
+//! then planned onto the cheapest of a time-pruned log scan and the by-type, by-person,
+//! by-primary-value and by-indexed-attribute index paths ([`query`]); results stream in
+//! (occurred_at, id) order with a resumable [`Cursor`]. Smart lists are answered from
+//! the index ([`people_indexed`]), with the log scan ([`people`]) as the fallback.
+//! [`matches()`] and [`people_brute_force`] define the answers every path is tested
+//! against.
 //!
 //! This crate does not own storage: it reads activities through [`ActivitySource`] and
 //! postings through [`PostingIndex`], traits the engine implements, so it can be tested
@@ -48,10 +50,14 @@ pub use exec::{
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{
-    candidate_plans, choose_plan, execute, query, Explain, Plan, PostingIndex, Postings, Query,
+    candidate_plans, choose_plan, execute, key_spans, query, Explain, KeySpan, PersonPostings,
+    Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot, VALUE_POSTINGS_HELD_MAX,
 };
 pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
-pub use smart::{people, people_brute_force, resolve_smart_list, ResolvedDid, ResolvedList};
+pub use smart::{
+    did_path, people, people_brute_force, people_indexed, resolve_smart_list, DidPath, ResolvedDid,
+    ResolvedList,
+};
 pub use time::{Date, DateTime, Duration, DurationUnit, Time};
 
 impl std::str::FromStr for Filter {

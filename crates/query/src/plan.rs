@@ -11,14 +11,203 @@ use crate::exec::{
     check_cursor, occurred_bounds, scan, ActivitySource, Cursor, Direction, QueryOptions, Scan,
     SourceError,
 };
-use crate::resolve::{matches, ResolvedFilter};
-use actlog_model::{Activity, ActivityId, PersonId, TypeId};
+use crate::resolve::{matches, ResolvedFilter, Scalar, Slot, ValuePred};
+use actlog_model::{Activity, ActivityId, AttributeId, DataType, PersonId, TypeId, Value};
+use roaring::RoaringTreemap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
+use std::ops::Bound;
 
 /// Postings: (occurred_at_ms, id) pairs.
 pub type Postings<'a> = Box<dyn Iterator<Item = Result<(i64, ActivityId), SourceError>> + 'a>;
+
+/// The persons of a type's postings, one item per activity.
+pub type PersonPostings<'a> = Box<dyn Iterator<Item = Result<PersonId, SourceError>> + 'a>;
+
+/// Most postings a primary-value or attribute plan holds in memory to sort them by
+/// time (16 bytes each, so 64 MiB); a value path whose estimate is larger is not
+/// offered, so a broad range such as `primary > ""` falls back to another path.
+pub const VALUE_POSTINGS_HELD_MAX: u64 = 4 << 20;
+
+/// A range of value keys ([`Value::index_key`] bytes), which order as the values do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpan {
+    /// Lower bound.
+    pub start: Bound<Vec<u8>>,
+    /// Upper bound.
+    pub end: Bound<Vec<u8>>,
+}
+
+impl KeySpan {
+    /// Whether no key can lie in the span.
+    pub fn is_empty(&self) -> bool {
+        match (&self.start, &self.end) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+            | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+            _ => false,
+        }
+    }
+
+    /// The exact key, when the span holds one key only.
+    pub fn as_exact(&self) -> Option<&[u8]> {
+        match (&self.start, &self.end) {
+            (Bound::Included(a), Bound::Included(b)) if a == b => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KeySpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex = |k: &[u8]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        match &self.start {
+            Bound::Included(k) => write!(f, "[{}", hex(k))?,
+            Bound::Excluded(k) => write!(f, "({}", hex(k))?,
+            Bound::Unbounded => write!(f, "(-")?,
+        }
+        match &self.end {
+            Bound::Included(k) => write!(f, ", {}]", hex(k)),
+            Bound::Excluded(k) => write!(f, ", {})", hex(k)),
+            Bound::Unbounded => write!(f, ", +)"),
+        }
+    }
+}
+
+/// The key interval of the stored values of `data_type` that equal `s`: one key for
+/// most types; for an integer compared with a float, the integers either side.
+fn scalar_keys(s: &Scalar, data_type: DataType) -> Option<(Vec<u8>, Vec<u8>)> {
+    let one = |v: Value| {
+        let k = v.index_key();
+        Some((k.clone(), k))
+    };
+    let clamp = |i: i64| i32::try_from(i).unwrap_or(if i < 0 { i32::MIN } else { i32::MAX });
+    match (s, data_type) {
+        (
+            Scalar::Str(x),
+            DataType::String | DataType::Text | DataType::Email | DataType::Link | DataType::Phone,
+        ) => Some((x.as_bytes().to_vec(), x.as_bytes().to_vec())),
+        (Scalar::Int(i), DataType::Integer) => one(Value::Integer(clamp(*i))),
+        // `as` saturates, which keeps the interval a superset of the matches.
+        (Scalar::Float(x), DataType::Integer) if !x.is_nan() => Some((
+            Value::Integer(x.floor() as i32).index_key(),
+            Value::Integer(x.ceil() as i32).index_key(),
+        )),
+        (Scalar::Float(x), DataType::Float | DataType::Currency) if !x.is_nan() => {
+            one(Value::Float(*x))
+        }
+        (Scalar::Bool(b), DataType::Boolean) => one(Value::Boolean(*b)),
+        (Scalar::Date(d), DataType::Date) => one(Value::Date(*d)),
+        (Scalar::Datetime(ms), DataType::Datetime) => one(Value::Datetime(*ms)),
+        _ => None,
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix`, if any.
+fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
+
+/// The key spans holding every stored value of `data_type` that satisfies `pred`, or
+/// `None` when the predicate cannot be answered from value keys (`!=`, `contains`).
+/// The spans may hold more (the caller applies the whole filter to what it fetches),
+/// never less.
+pub fn key_spans(pred: &ValuePred, data_type: DataType) -> Option<Vec<KeySpan>> {
+    use crate::ast::OpKind;
+    let spans = match pred {
+        ValuePred::Cmp(op, s) => {
+            let (lo, hi) = scalar_keys(s, data_type)?;
+            // With one key for the comparand a strict comparison excludes it; an
+            // integer compared with a float keeps the integers either side.
+            let exact = lo == hi;
+            vec![match op {
+                OpKind::Eq => KeySpan {
+                    start: Bound::Included(lo),
+                    end: Bound::Included(hi),
+                },
+                OpKind::Lt if exact => KeySpan {
+                    start: Bound::Unbounded,
+                    end: Bound::Excluded(hi),
+                },
+                OpKind::Lt | OpKind::Le => KeySpan {
+                    start: Bound::Unbounded,
+                    end: Bound::Included(hi),
+                },
+                OpKind::Gt if exact => KeySpan {
+                    start: Bound::Excluded(lo),
+                    end: Bound::Unbounded,
+                },
+                OpKind::Gt | OpKind::Ge => KeySpan {
+                    start: Bound::Included(lo),
+                    end: Bound::Unbounded,
+                },
+                _ => return None,
+            }]
+        }
+        ValuePred::In(ss) => {
+            let mut pairs = ss
+                .iter()
+                .map(|s| scalar_keys(s, data_type))
+                .collect::<Option<Vec<_>>>()?;
+            pairs.sort_unstable();
+            pairs.dedup();
+            pairs
+                .into_iter()
+                .map(|(lo, hi)| KeySpan {
+                    start: Bound::Included(lo),
+                    end: Bound::Included(hi),
+                })
+                .collect()
+        }
+        ValuePred::Between(a, b) => {
+            let (lo, _) = scalar_keys(a, data_type)?;
+            let (_, hi) = scalar_keys(b, data_type)?;
+            vec![KeySpan {
+                start: Bound::Included(lo),
+                end: Bound::Included(hi),
+            }]
+        }
+        ValuePred::StartsWith(p) => match data_type {
+            DataType::String
+            | DataType::Text
+            | DataType::Email
+            | DataType::Link
+            | DataType::Phone => vec![KeySpan {
+                start: Bound::Included(p.as_bytes().to_vec()),
+                end: prefix_end(p.as_bytes()),
+            }],
+            _ => return None,
+        },
+        ValuePred::Contains(_) => return None,
+    };
+    Some(spans.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// The indexed values a primary-value or attribute plan reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueSlot {
+    /// The type's primary value (always indexed).
+    Primary,
+    /// An attribute marked `indexed`.
+    Attribute(AttributeId),
+}
+
+impl From<Slot> for ValueSlot {
+    fn from(s: Slot) -> ValueSlot {
+        match s {
+            Slot::Primary => ValueSlot::Primary,
+            Slot::Attribute(a) => ValueSlot::Attribute(a),
+        }
+    }
+}
 
 /// The index reads the planner uses; the engine implements it over `actlog-index`.
 pub trait PostingIndex: Send + Sync {
@@ -37,6 +226,24 @@ pub trait PostingIndex: Send + Sync {
     fn by_person(&self, person: PersonId) -> Postings<'_>;
     /// About how many activities a person has.
     fn estimate_person(&self, person: PersonId) -> u64;
+    /// The data type of `slot`'s values in `type_id` when the index holds them (a
+    /// primary always, an attribute when marked `indexed`), else `None`.
+    fn value_type(&self, type_id: TypeId, slot: ValueSlot) -> Option<DataType>;
+    /// A type's activities whose `slot` value key lies in `keys`, in (value key, id)
+    /// order.
+    fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_>;
+    /// About how many activities [`PostingIndex::by_value`] returns.
+    fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64;
+    /// The person of each of a type's activities with `occurred_at_ms` in `[min_ms,
+    /// max_ms]`, read from the by-type postings alone (no activity is fetched).
+    fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_>;
+    /// Every person with a visible activity: the set a smart list's `not` takes its
+    /// complement in.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] when reading fails.
+    fn everyone(&self) -> Result<RoaringTreemap, SourceError>;
 }
 
 /// How a query is run.
@@ -68,6 +275,46 @@ pub enum Plan {
         /// Upper time bound.
         max_ms: i64,
     },
+    /// Read the by-primary and by-attribute postings within these key spans (sorted
+    /// in memory by time: the postings within the spans and time bounds are held at
+    /// once, at most [`VALUE_POSTINGS_HELD_MAX`] by estimate).
+    Value {
+        /// One lookup per type a top-level `primary` or `attr.NAME` predicate resolved
+        /// in; the plan exists only when the index holds every one of them.
+        lookups: Vec<ValueLookup>,
+        /// Lower time bound.
+        min_ms: i64,
+        /// Upper time bound.
+        max_ms: i64,
+    },
+}
+
+/// The indexed values of one type a [`Plan::Value`] reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueLookup {
+    /// The activity type.
+    pub type_id: TypeId,
+    /// Its primary value or one of its indexed attributes.
+    pub slot: ValueSlot,
+    /// Value key spans, from `=`, `in`, `between`, `<`, `<=`, `>`, `>=`,
+    /// `starts_with`; empty when the predicate can match nothing.
+    pub keys: Vec<KeySpan>,
+}
+
+impl fmt::Display for ValueLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.slot {
+            ValueSlot::Primary => write!(f, "primary of type {}", self.type_id.get())?,
+            ValueSlot::Attribute(a) => {
+                write!(f, "attribute {} of type {}", a.get(), self.type_id.get())?
+            }
+        }
+        write!(f, " in")?;
+        for k in &self.keys {
+            write!(f, " {k}")?;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Plan {
@@ -95,6 +342,20 @@ impl fmt::Display for Plan {
                     f,
                     "by-person index of {persons:?}, occurred in [{min_ms}, {max_ms}]"
                 )
+            }
+            Plan::Value {
+                lookups,
+                min_ms,
+                max_ms,
+            } => {
+                write!(f, "value index of ")?;
+                for (i, l) in lookups.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, "; ")?;
+                    }
+                    write!(f, "{l}")?;
+                }
+                write!(f, ", occurred in [{min_ms}, {max_ms}]")
             }
         }
     }
@@ -161,10 +422,52 @@ pub fn candidate_plans(
                 },
                 actual: None,
             }),
+            ResolvedFilter::Value(ms) => {
+                if let Some(p) = value_plan(index, ms, min_ms, max_ms) {
+                    plans.push(p);
+                }
+            }
             _ => {}
         }
     }
     plans
+}
+
+/// The value plan for a top-level value predicate, when the index holds the values
+/// of every type it resolved in.
+fn value_plan(
+    index: &dyn PostingIndex,
+    ms: &[crate::resolve::AttrMatch],
+    min_ms: i64,
+    max_ms: i64,
+) -> Option<Explain> {
+    let mut lookups = Vec::with_capacity(ms.len());
+    let mut estimated = 0u64;
+    for m in ms {
+        let slot = ValueSlot::from(m.slot);
+        let data_type = index.value_type(m.type_id, slot)?;
+        let keys = key_spans(&m.pred, data_type)?;
+        for k in &keys {
+            estimated = estimated.saturating_add(index.estimate_value(m.type_id, slot, k));
+        }
+        lookups.push(ValueLookup {
+            type_id: m.type_id,
+            slot,
+            keys,
+        });
+    }
+    if estimated > VALUE_POSTINGS_HELD_MAX {
+        return None;
+    }
+    Some(Explain {
+        plan: Plan::Value {
+            lookups,
+            min_ms,
+            max_ms,
+        },
+        estimated,
+        actual: None,
+    })
 }
 
 /// The cheapest candidate plan.
@@ -279,6 +582,29 @@ impl Iterator for Query<'_> {
     }
 }
 
+/// Postings within `[min_ms, max_ms]` read into memory and sorted by (occurred_at, id)
+/// in `direction`, without duplicates (overlapping key spans may list one twice).
+fn held<'s>(
+    postings: impl Iterator<Item = Result<(i64, ActivityId), SourceError>>,
+    min_ms: i64,
+    max_ms: i64,
+    direction: Direction,
+) -> Result<Postings<'s>> {
+    let mut keys = Vec::new();
+    for k in postings {
+        let k = k?;
+        if (min_ms..=max_ms).contains(&k.0) {
+            keys.push(k);
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    if direction == Direction::Descending {
+        keys.reverse();
+    }
+    Ok(Box::new(keys.into_iter().map(Ok)))
+}
+
 /// Postings of one stream with the head pulled out, ordered for a k-way merge.
 struct Head<'s> {
     key: (i64, ActivityId),
@@ -342,22 +668,25 @@ impl<'s> IndexRun<'s> {
             } => {
                 let mut streams = Vec::with_capacity(persons.len());
                 for p in persons {
-                    let mut keys = Vec::new();
-                    for k in index.by_person(*p) {
-                        let k = k?;
-                        if (*min_ms..=*max_ms).contains(&k.0) {
-                            keys.push(k);
-                        }
-                    }
-                    keys.sort_unstable();
-                    if direction == Direction::Descending {
-                        keys.reverse();
-                    }
-                    let stream: Postings<'s> = Box::new(keys.into_iter().map(Ok));
-                    streams.push(stream);
+                    let keys = held(index.by_person(*p), *min_ms, *max_ms, direction)?;
+                    streams.push(keys);
                 }
                 streams
             }
+            Plan::Value {
+                lookups,
+                min_ms,
+                max_ms,
+            } => vec![held(
+                lookups.iter().flat_map(|l| {
+                    l.keys
+                        .iter()
+                        .flat_map(move |k| index.by_value(l.type_id, l.slot, k))
+                }),
+                *min_ms,
+                *max_ms,
+                direction,
+            )?],
             Plan::Scan { .. } => Vec::new(),
         };
         let mut run = IndexRun {

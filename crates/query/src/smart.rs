@@ -2,6 +2,8 @@
 
 use crate::ast::SmartList;
 use crate::error::Result;
+use crate::exec::{occurred_bounds, ActivitySource, QueryOptions};
+use crate::plan::{choose_plan, execute, Plan, PostingIndex};
 use crate::resolve::{matches, resolve_in_type, type_id, ResolvedFilter};
 use actlog_model::{Activity, Catalog, TypeId};
 use roaring::RoaringTreemap;
@@ -173,40 +175,220 @@ fn combine(
 ///
 /// [`crate::Error::Source`] when reading fails.
 pub fn people(
-    source: &dyn crate::exec::ActivitySource,
+    source: &dyn ActivitySource,
     list: &ResolvedList,
     universe: &RoaringTreemap,
 ) -> Result<RoaringTreemap> {
     let mut dids = Vec::new();
     collect_dids(list, &mut dids);
     let mut sets = Vec::with_capacity(dids.len());
-    let (first, end) = (source.first_id(), source.end_id());
     for did in dids {
-        let (mut min_ms, mut max_ms) = (did.min_ms, did.max_ms);
-        if let Some(f) = &did.filter {
-            let (lo, hi) = crate::exec::occurred_bounds(f);
-            min_ms = min_ms.max(lo);
-            max_ms = max_ms.min(hi);
-        }
-        let mut counts: HashMap<u64, u32> = HashMap::new();
-        for s in source.segments() {
-            if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
-                continue;
-            }
-            for a in source.scan(s.first.max(first), s.end.min(end)) {
-                let a = a?;
-                if did.counts(&a) {
-                    *counts.entry(a.person.get()).or_default() += 1;
-                }
-            }
-        }
-        let set: RoaringTreemap = counts
-            .into_iter()
-            .filter(|(_, n)| *n >= did.at_least)
-            .map(|(p, _)| p)
-            .collect();
-        sets.push(set);
+        sets.push(did_by_scan(source, did)?);
     }
     let mut next = 0;
     Ok(combine(list, &sets, &mut next, universe))
+}
+
+/// One `did` term's persons by reading the segments its window and filter can match.
+fn did_by_scan(source: &dyn ActivitySource, did: &ResolvedDid) -> Result<RoaringTreemap> {
+    let (first, end) = (source.first_id(), source.end_id());
+    let (mut min_ms, mut max_ms) = (did.min_ms, did.max_ms);
+    if let Some(f) = &did.filter {
+        let (lo, hi) = occurred_bounds(f);
+        min_ms = min_ms.max(lo);
+        max_ms = max_ms.min(hi);
+    }
+    let mut counter = Counter::new(did.at_least);
+    for s in source.segments() {
+        if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
+            continue;
+        }
+        for a in source.scan(s.first.max(first), s.end.min(end)) {
+            let a = a?;
+            if did.counts(&a) {
+                counter.add(a.person.get());
+            }
+        }
+    }
+    Ok(counter.finish())
+}
+
+/// Persons seen at least `at_least` times: straight into a bitmap when once is enough,
+/// else one counter per person seen.
+struct Counter {
+    at_least: u32,
+    set: RoaringTreemap,
+    counts: HashMap<u64, u32>,
+}
+
+impl Counter {
+    fn new(at_least: u32) -> Counter {
+        Counter {
+            at_least,
+            set: RoaringTreemap::new(),
+            counts: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, person: u64) {
+        if self.at_least <= 1 {
+            self.set.insert(person);
+        } else {
+            let n = self.counts.entry(person).or_default();
+            *n += 1;
+            if *n == self.at_least {
+                self.set.insert(person);
+            }
+        }
+    }
+
+    fn finish(self) -> RoaringTreemap {
+        self.set
+    }
+}
+
+/// How one `did` term of a smart list is answered by [`people_indexed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DidPath {
+    /// The persons of the type's by-type postings in the window; no activity is read.
+    TypePersons,
+    /// The activities of this index plan are fetched and counted.
+    Index(Plan),
+    /// The log is scanned (no index path reads fewer activities).
+    Scan,
+}
+
+/// How [`people_indexed`] answers `did`: the by-type persons without a filter, else
+/// the cheapest plan for `type = T and occurred in window and FILTER`.
+pub fn did_path(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    did: &ResolvedDid,
+) -> DidPath {
+    match &did.filter {
+        None => DidPath::TypePersons,
+        Some(_) => match choose_plan(source, index, &did_filter(did)).plan {
+            Plan::Scan { .. } => DidPath::Scan,
+            plan => DidPath::Index(plan),
+        },
+    }
+}
+
+/// The activity filter a `did` term counts.
+fn did_filter(did: &ResolvedDid) -> ResolvedFilter {
+    let mut parts = vec![
+        ResolvedFilter::Types(vec![did.type_id]),
+        ResolvedFilter::Occurred {
+            min_ms: did.min_ms,
+            max_ms: did.max_ms,
+        },
+    ];
+    if let Some(f) = &did.filter {
+        parts.push(f.clone());
+    }
+    ResolvedFilter::And(parts)
+}
+
+/// One `did` term's persons through the index; see [`did_path`].
+fn did_by_index(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    did: &ResolvedDid,
+) -> Result<RoaringTreemap> {
+    let mut counter = Counter::new(did.at_least);
+    match did_path(source, index, did) {
+        DidPath::TypePersons => {
+            for p in index.type_persons(did.type_id, did.min_ms, did.max_ms) {
+                counter.add(p?.get());
+            }
+        }
+        DidPath::Scan => return did_by_scan(source, did),
+        DidPath::Index(plan) => {
+            let filter = did_filter(did);
+            let explain = crate::plan::Explain {
+                plan,
+                estimated: 0,
+                actual: None,
+            };
+            let options = QueryOptions {
+                limit: usize::MAX,
+                ..QueryOptions::default()
+            };
+            for a in execute(source, index, filter, explain, &options)? {
+                counter.add(a?.person.get());
+            }
+        }
+    }
+    Ok(counter.finish())
+}
+
+/// A set of persons, or the complement of one within the universe, so that `A and not
+/// B` is computed as `A - B` without listing everyone.
+enum Set {
+    Is(RoaringTreemap),
+    AllBut(RoaringTreemap),
+}
+
+fn and(a: Set, b: Set) -> Set {
+    match (a, b) {
+        (Set::Is(a), Set::Is(b)) => Set::Is(a & b),
+        (Set::Is(a), Set::AllBut(b)) | (Set::AllBut(b), Set::Is(a)) => Set::Is(a - b),
+        (Set::AllBut(a), Set::AllBut(b)) => Set::AllBut(a | b),
+    }
+}
+
+fn or(a: Set, b: Set) -> Set {
+    match (a, b) {
+        (Set::Is(a), Set::Is(b)) => Set::Is(a | b),
+        (Set::Is(a), Set::AllBut(b)) | (Set::AllBut(b), Set::Is(a)) => Set::AllBut(b - a),
+        (Set::AllBut(a), Set::AllBut(b)) => Set::AllBut(a & b),
+    }
+}
+
+fn eval(list: &ResolvedList, source: &dyn ActivitySource, index: &dyn PostingIndex) -> Result<Set> {
+    Ok(match list {
+        // An empty `and` selects nobody, as the brute-force evaluation has it.
+        ResolvedList::And(cs) if cs.is_empty() => Set::Is(RoaringTreemap::new()),
+        ResolvedList::And(cs) => {
+            let mut acc = Set::AllBut(RoaringTreemap::new());
+            for c in cs {
+                acc = and(acc, eval(c, source, index)?);
+            }
+            acc
+        }
+        ResolvedList::Or(cs) => {
+            let mut acc = Set::Is(RoaringTreemap::new());
+            for c in cs {
+                acc = or(acc, eval(c, source, index)?);
+            }
+            acc
+        }
+        ResolvedList::Not(c) => match eval(c, source, index)? {
+            Set::Is(s) => Set::AllBut(s),
+            Set::AllBut(s) => Set::Is(s),
+        },
+        ResolvedList::Did(did) => Set::Is(did_by_index(source, index, did)?),
+    })
+}
+
+/// The persons `list` selects, answered from the index: a `did` term without a filter
+/// counts the persons of the type's postings in its window without reading an activity;
+/// with a filter it fetches only the candidates of the cheapest index path, or scans
+/// the log when that reads fewer. `not` is taken within [`PostingIndex::everyone`],
+/// which is listed only when the list's answer is itself a complement (`A and not B`
+/// is `A - B`). Gives what [`people_brute_force`] gives over the same activities with
+/// every person who has one as the universe.
+///
+/// # Errors
+///
+/// [`crate::Error::Source`] when reading fails.
+pub fn people_indexed(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    list: &ResolvedList,
+) -> Result<RoaringTreemap> {
+    Ok(match eval(list, source, index)? {
+        Set::Is(s) => s,
+        Set::AllBut(s) => index.everyone()? - s,
+    })
 }

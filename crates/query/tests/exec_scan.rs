@@ -9,10 +9,13 @@ use actlog_model::{
 };
 use actlog_query::{
     candidate_plans, choose_plan, execute, matches, parse_filter, parse_smart_list, people,
-    people_brute_force, resolve, resolve_smart_list, scan, ActivitySource, Cursor, Direction, Plan,
-    PostingIndex, Postings, QueryOptions, ResolvedFilter, SegmentSpan, SourceError,
+    people_brute_force, people_indexed, resolve, resolve_smart_list, scan, ActivitySource, Cursor,
+    Direction, KeySpan, PersonPostings, Plan, PostingIndex, Postings, QueryOptions, ResolvedFilter,
+    SegmentSpan, SourceError, ValueSlot,
 };
 use proptest::prelude::*;
+use roaring::RoaringTreemap;
+use std::ops::{Bound, RangeBounds};
 
 const DAY_MS: i64 = 86_400_000;
 const NOW_MS: i64 = 60 * DAY_MS;
@@ -139,6 +142,28 @@ fn leaf() -> impl Strategy<Value = String> {
         (0i32..100).prop_map(|m| format!("attr.durationMinutes > {m}")),
         prop_oneof![Just("A"), Just("B"), Just("C")].prop_map(|t| format!("primary = \"{t}\"")),
         (0u64..80).prop_map(|k| format!("id < {k}")),
+        value_leaf(),
+    ]
+}
+
+/// Predicates an index value path can answer, and a few it cannot.
+fn value_leaf() -> impl Strategy<Value = String> {
+    let title = || prop_oneof![Just("A"), Just("B"), Just("C"), Just(""), Just("AB")];
+    prop_oneof![
+        (title(), title()).prop_map(|(a, b)| format!("primary in (\"{a}\", \"{b}\")")),
+        (
+            prop_oneof![Just("<"), Just("<="), Just(">"), Just(">="), Just("!=")],
+            title()
+        )
+            .prop_map(|(op, t)| format!("primary {op} \"{t}\"")),
+        title().prop_map(|t| format!("primary starts_with \"{t}\"")),
+        (title(), title()).prop_map(|(a, b)| format!("primary between \"{a}\" and \"{b}\"")),
+        (0i32..100, 0i32..100)
+            .prop_map(|(a, b)| format!("attr.durationMinutes between {a} and {b}")),
+        (0i32..100).prop_map(|m| format!("attr.durationMinutes = {m}")),
+        (0i32..100, 0i32..100).prop_map(|(a, b)| format!("attr.durationMinutes in ({a}, {b})")),
+        (-10i32..110).prop_map(|m| format!("attr.durationMinutes <= {m}.5")),
+        (-10i32..110).prop_map(|m| format!("attr.durationMinutes = {m}.0")),
     ]
 }
 
@@ -274,6 +299,23 @@ proptest! {
         let expected = people_brute_force(&list, &log.activities, &universe);
         prop_assert_eq!(got, expected, "{}", text);
     }
+
+    #[test]
+    fn people_from_the_index_equal_brute_force(
+        data in rows(0..60),
+        cuts in prop::collection::vec(0u64..80, 0..6),
+        text in list_text(),
+    ) {
+        let c = catalog();
+        let type_id = c.by_api_name("webinarAttended").unwrap().id();
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let index = FakeIndex(log.activities.clone());
+        let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
+        let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
+        let got = people_indexed(&log, &index, &list).unwrap();
+        let expected = people_brute_force(&list, &log.activities, &universe);
+        prop_assert_eq!(got, expected, "{}", text);
+    }
 }
 
 /// An index over a `MemLog`'s activities, answering as `actlog-index` does.
@@ -317,6 +359,111 @@ impl PostingIndex for FakeIndex {
     fn estimate_person(&self, person: PersonId) -> u64 {
         self.by_person(person).count() as u64
     }
+
+    /// The primary (a string) and `durationMinutes` (an integer), as if indexed.
+    fn value_type(&self, _type_id: TypeId, slot: ValueSlot) -> Option<DataType> {
+        Some(match slot {
+            ValueSlot::Primary => DataType::String,
+            ValueSlot::Attribute(_) => DataType::Integer,
+        })
+    }
+
+    fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_> {
+        let bounds = (
+            keys.start.as_ref().map(Vec::as_slice),
+            keys.end.as_ref().map(Vec::as_slice),
+        );
+        let mut found: Vec<(Vec<u8>, ActivityId, i64)> = self
+            .0
+            .iter()
+            .filter(|a| a.type_id == type_id)
+            .filter_map(|a| {
+                let v = match slot {
+                    ValueSlot::Primary => Some(&a.primary),
+                    ValueSlot::Attribute(id) => {
+                        a.attributes.iter().find(|(x, _)| *x == id).map(|(_, v)| v)
+                    }
+                }?;
+                let key = v.index_key();
+                bounds
+                    .contains(key.as_slice())
+                    .then_some((key, a.id, a.occurred_at_ms))
+            })
+            .collect();
+        found.sort();
+        Box::new(found.into_iter().map(|(_, id, t)| Ok((t, id))))
+    }
+
+    fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
+        self.by_value(type_id, slot, keys).count() as u64
+    }
+
+    fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
+        Box::new(
+            self.0
+                .iter()
+                .filter(move |a| {
+                    a.type_id == type_id && (min_ms..=max_ms).contains(&a.occurred_at_ms)
+                })
+                .map(|a| Ok(a.person)),
+        )
+    }
+
+    fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
+        Ok(self.0.iter().map(|a| a.person.get()).collect())
+    }
+}
+
+#[test]
+fn value_predicates_become_key_spans() {
+    let c = catalog();
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    let data: Vec<(u64, i64, u8, i32)> = (0..60)
+        .map(|i| (i % 10, i as i64, (i % 3) as u8, i as i32))
+        .collect();
+    let log = MemLog {
+        activities: make(type_id, &data, 0, &c),
+        cuts: vec![30],
+    };
+    let index = FakeIndex(log.activities.clone());
+    let plan = |text: &str| {
+        let f = resolve(&parse_filter(text).unwrap(), &c, NOW_MS).unwrap();
+        choose_plan(&log, &index, &f)
+    };
+    let keys = |p: &Plan| match p {
+        Plan::Value { lookups, .. } => lookups.iter().map(|l| l.keys.clone()).collect::<Vec<_>>(),
+        other => panic!("{other}"),
+    };
+    let p = plan("type = webinarAttended and primary = \"B\"");
+    assert_eq!(keys(&p.plan)[0][0].as_exact(), Some(b"B".as_slice()));
+    assert_eq!(p.estimated, 20);
+    let p = plan("attr.durationMinutes between 10 and 14");
+    let k = &keys(&p.plan)[0][0];
+    assert_eq!(k.start, Bound::Included(vec![0x80, 0, 0, 10]));
+    assert_eq!(k.end, Bound::Included(vec![0x80, 0, 0, 14]));
+    assert_eq!(p.estimated, 5);
+    let p = plan("attr.durationMinutes = 2.5");
+    let k = &keys(&p.plan)[0][0];
+    assert_eq!(k.start, Bound::Included(vec![0x80, 0, 0, 2]));
+    assert_eq!(k.end, Bound::Included(vec![0x80, 0, 0, 3]));
+    let p = plan("primary starts_with \"A\" and attr.durationMinutes > 57");
+    assert_eq!(p.estimated, 2, "{}", p.plan);
+    // Unscoped, `primary` resolves in every type of the catalog: one lookup each.
+    let p = plan("primary starts_with \"A\"");
+    let k = keys(&p.plan);
+    assert!(k.len() > 1);
+    assert_eq!(k[0][0].end, Bound::Excluded(b"B".to_vec()));
+    assert_eq!(p.estimated, 20);
+    // `!=` and `contains` have no key span: the scan it is.
+    assert!(matches!(plan("primary != \"A\"").plan, Plan::Scan { .. }));
+    assert!(matches!(
+        plan("primary contains \"A\"").plan,
+        Plan::Scan { .. }
+    ));
+    // An empty span reads nothing.
+    let p = plan("attr.durationMinutes between 14 and 10");
+    assert!(keys(&p.plan)[0].is_empty());
+    assert_eq!(p.estimated, 0);
 }
 
 fn planned_filter() -> impl Strategy<Value = String> {
@@ -326,6 +473,8 @@ fn planned_filter() -> impl Strategy<Value = String> {
         (0u64..5, 0u64..5, filter_text())
             .prop_map(|(p, q, f)| format!("({f}) and person in ({p}, {q})")),
         filter_text().prop_map(|f| format!("type = webinarAttended and ({f})")),
+        (value_leaf(), filter_text()).prop_map(|(v, f)| format!("{v} and ({f})")),
+        (value_leaf(), filter_text()).prop_map(|(v, f)| format!("({f}) and {v}")),
     ]
 }
 
