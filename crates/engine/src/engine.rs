@@ -422,7 +422,12 @@ impl Inner {
         self.appended_tx.send_modify(|_| ());
         let indexed = self.indexer.stop();
         let synced = self.activities.sync().map_err(Error::activities);
-        let flushed = self.index.flush().map_err(Error::from);
+        // The index checkpoint must never pass the durable end of the log: flush it only
+        // when the log is known durable.
+        let flushed = match &synced {
+            Ok(()) => self.index.flush().map_err(Error::from),
+            Err(_) => Ok(()),
+        };
         indexed.and(synced).and(flushed)
     }
 }
