@@ -4,12 +4,15 @@
 //! The index is *derived* state. It knows index keys and postings, never the files of
 //! the log nor activity payloads: the engine feeds it one [`IndexDoc`] per activity, in
 //! id order, and asks it for ids. Ids at and above the [checkpoint](Index::checkpoint)
-//! live in an in-memory table; [`Index::flush`] turns that table into compact,
-//! immutable, checksummed posting blocks written to sled in one atomic batch together
-//! with the new checkpoint. After any crash the index is exactly "the blocks below the
-//! checkpoint", and the engine re-feeds documents from there. One sled key per block
-//! rather than per activity is what makes the index fast: sled sustains tens of
-//! thousands of inserts a second, not millions.
+//! live in an append-only in-memory table; [`Index::flush`] sorts it once and writes it
+//! as a *run*: per family, postings sorted by (key, position) in checksummed blocks of
+//! about 32 KiB, each with a directory that a lookup binary-searches, then a meta record
+//! naming the run with the new checkpoint. After any crash the index is exactly "the
+//! runs the meta record names", and the engine re-feeds documents from the checkpoint.
+//! A few sled keys per flush rather than one per person or value is what makes the
+//! index fast: sled sustains tens of thousands of inserts a second, not millions. Runs
+//! beyond [`IndexOptions::runs_max`] are merged, so a lookup reads a bounded number of
+//! blocks.
 //!
 //! It is not a store of record, a query planner, or a cache of activities.
 //!
@@ -465,6 +468,12 @@ impl Index {
         } else if run::sweep_garbage(&db, &meta.runs)? > 0 {
             db.flush()?;
         }
+        // Ids below the floor are never fed again (the log no longer has them): a floor
+        // set above the checkpoint moves it. Runs below the floor were dropped with it,
+        // so the run list still ends at the checkpoint.
+        if meta.floor > meta.checkpoint && meta.runs.is_empty() {
+            meta.checkpoint = meta.floor;
+        }
         let index = Index {
             db,
             dir,
@@ -680,6 +689,12 @@ impl Index {
                 .filter(|r| r.first_id < first_id)
                 .copied()
                 .collect();
+            // Ids below the floor are never fed again, so after a crash feeding resumes
+            // at the floor; every run ended at the old checkpoint, so none is left.
+            if first_id > m.checkpoint {
+                debug_assert!(live.is_empty());
+                m.checkpoint = first_id;
+            }
             if !dead.is_empty() {
                 let old = std::mem::replace(&mut m.runs, Arc::new(live));
                 retired

@@ -9,6 +9,7 @@
 
 use crate::codec::{self, okey, Post, FAMILY_PERSON, FAMILY_PRIMARY};
 use crate::IndexDoc;
+use std::collections::HashMap;
 
 /// One document's by-person and by-type fields.
 #[derive(Debug, Clone, Copy)]
@@ -165,13 +166,34 @@ impl Memtable {
                 }
             }
             _ => {
+                // Rank the distinct keys (few) once, then sort plain integers: sorting
+                // a million postings by key bytes cost seconds.
                 let values = self.values(family);
-                let mut order: Vec<&ValueEntry> = values.iter().filter(|v| v.doc >= skip).collect();
-                order.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)).then(a.doc.cmp(&b.doc)));
-                for chunk in order.chunk_by(|a, b| self.key(a) == self.key(b)) {
+                let mut ranks: HashMap<&[u8], u32> = HashMap::new();
+                for v in values.iter().filter(|v| v.doc >= skip) {
+                    let n = ranks.len() as u32;
+                    ranks.entry(self.key(v)).or_insert(n);
+                }
+                let mut keys: Vec<(&[u8], u32)> = ranks.iter().map(|(k, &r)| (*k, r)).collect();
+                keys.sort_unstable();
+                let mut rank_of = vec![0u32; keys.len()];
+                for (sorted, &(_, r)) in keys.iter().enumerate() {
+                    rank_of[r as usize] = sorted as u32;
+                }
+                let mut order: Vec<u64> = values
+                    .iter()
+                    .filter(|v| v.doc >= skip)
+                    .map(|v| {
+                        let r = ranks.get(self.key(v)).map_or(0, |&r| rank_of[r as usize]);
+                        (u64::from(r) << 32) | u64::from(v.doc)
+                    })
+                    .collect();
+                order.sort_unstable();
+                for chunk in order.chunk_by(|a, b| a >> 32 == b >> 32) {
                     posts.clear();
-                    posts.extend(chunk.iter().map(|v| self.post(family, v.doc)));
-                    emit(self.key(chunk[0]), &posts)?;
+                    posts.extend(chunk.iter().map(|&o| self.post(family, o as u32)));
+                    let key = keys.get((chunk[0] >> 32) as usize).map_or(&[][..], |k| k.0);
+                    emit(key, &posts)?;
                 }
             }
         }
