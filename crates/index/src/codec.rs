@@ -1,12 +1,10 @@
 //! Byte layout of keys, posting blocks and the meta record (see docs/FORMAT.md).
 //!
-//! Keys are big-endian so that sled's byte order is numeric order; values are
-//! LEB128 varints and little-endian fixed fields, closed by a CRC-32 (crc32fast) over key and body, so a value copied under another key is
-//! detected too.
+//! Keys are big-endian so that sled's byte order is numeric order; block values are
+//! LEB128 varints and little-endian fixed fields, closed by a CRC-32 (crc32fast) over
+//! key and body, so a value copied under another key is detected too.
 
 use crate::error::{Error, Family, Result};
-use crate::{PersonPosting, TypePosting, ValuePosting};
-use actlog_model::{ActivityId, PersonId, TypeId};
 
 /// Family byte of the by-person blocks.
 pub(crate) const FAMILY_PERSON: u8 = b'P';
@@ -16,20 +14,22 @@ pub(crate) const FAMILY_TYPE: u8 = b'T';
 pub(crate) const FAMILY_PRIMARY: u8 = b'V';
 /// Family byte of the by-attribute-value blocks.
 pub(crate) const FAMILY_ATTRIBUTE: u8 = b'A';
+/// Every family byte, in the order flushes write them.
+pub(crate) const FAMILIES: [u8; 4] = [FAMILY_PERSON, FAMILY_TYPE, FAMILY_PRIMARY, FAMILY_ATTRIBUTE];
 /// The meta key sorts before every block key.
 pub(crate) const META_KEY: &[u8] = b"\x00meta";
 
 /// Current on-disk format version, stored in the meta record.
-pub(crate) const FORMAT_VERSION: u32 = 1;
-
-/// A by-type block never spans more than this many milliseconds of occurred_at, so a
-/// time-range scan can start at `start - TYPE_BLOCK_SPAN_MS_MAX` and never miss a block.
-/// Part of the format: changing it needs a new format version.
-pub(crate) const TYPE_BLOCK_SPAN_MS_MAX: i64 = 3_600_000;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 const CRC_BYTES: usize = 4;
-/// Length of the id suffix of a value-family key.
-pub(crate) const ID_BYTES: usize = 8;
+/// Bytes of the family byte and run id that start every block key.
+pub(crate) const RUN_PREFIX_BYTES: usize = 9;
+/// Fixed block header: group count, key area length, posting count (u32 each), min id,
+/// max id, base occurred_at, base id (u64/i64 each).
+pub(crate) const BLOCK_HEADER_BYTES: usize = 4 * 3 + 8 * 4;
+/// One directory entry: end of the group's key and end of its postings (u32 each).
+pub(crate) const DIR_ENTRY_BYTES: usize = 8;
 
 pub(crate) fn family_of(key: &[u8]) -> Family {
     match key.first() {
@@ -39,6 +39,16 @@ pub(crate) fn family_of(key: &[u8]) -> Family {
         Some(&FAMILY_ATTRIBUTE) => Family::Attribute,
         Some(0) => Family::Meta,
         _ => Family::Unknown,
+    }
+}
+
+/// Bytes of the position suffix that follows the group key inside a family's order:
+/// the id (person, values) or occurred_at and id (type).
+pub(crate) fn pos_bytes(family: u8) -> usize {
+    if family == FAMILY_TYPE {
+        16
+    } else {
+        8
     }
 }
 
@@ -81,13 +91,9 @@ pub(crate) fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-/// Order-preserving big-endian form of a signed time.
-pub(crate) fn occ_key(v: i64) -> [u8; 8] {
-    ((v as u64) ^ (1 << 63)).to_be_bytes()
-}
-
-pub(crate) fn occ_from_key(b: [u8; 8]) -> i64 {
-    (u64::from_be_bytes(b) ^ (1 << 63)) as i64
+/// Order-preserving unsigned form of a signed time.
+pub(crate) fn okey(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
 }
 
 // ---- keys ----------------------------------------------------------------------------
@@ -104,68 +110,52 @@ pub(crate) fn escape_into(buf: &mut Vec<u8>, value: &[u8]) {
     buf.extend_from_slice(&[0, 1]);
 }
 
-pub(crate) fn person_prefix(person: PersonId) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = FAMILY_PERSON;
-    k[1..].copy_from_slice(&person.get().to_be_bytes());
-    k
+/// Group key of a person: the person id, big-endian.
+pub(crate) fn person_group(person: u64) -> [u8; 8] {
+    person.to_be_bytes()
 }
 
-pub(crate) fn person_key(person: PersonId, first_id: u64) -> [u8; 17] {
-    let mut k = [0u8; 17];
-    k[..9].copy_from_slice(&person_prefix(person));
-    k[9..].copy_from_slice(&first_id.to_be_bytes());
-    k
+/// Group key of a type: the type id, big-endian.
+pub(crate) fn type_group(type_id: u32) -> [u8; 4] {
+    type_id.to_be_bytes()
 }
 
-pub(crate) fn type_prefix(type_id: TypeId) -> [u8; 5] {
-    let mut k = [0u8; 5];
-    k[0] = FAMILY_TYPE;
-    k[1..].copy_from_slice(&type_id.get().to_be_bytes());
-    k
-}
-
-pub(crate) fn type_key(type_id: TypeId, min_occ: i64, min_id: u64) -> [u8; 21] {
-    let mut k = [0u8; 21];
-    k[..5].copy_from_slice(&type_prefix(type_id));
-    k[5..13].copy_from_slice(&occ_key(min_occ));
-    k[13..].copy_from_slice(&min_id.to_be_bytes());
-    k
-}
-
-/// Prefix of the by-primary family for one type (no value yet).
-pub(crate) fn primary_type_prefix(type_id: TypeId) -> Vec<u8> {
+/// Start of the by-primary group keys of one type (the escaped value follows).
+pub(crate) fn primary_type_prefix(type_id: u32) -> Vec<u8> {
     let mut k = Vec::with_capacity(32);
-    k.push(FAMILY_PRIMARY);
-    k.extend_from_slice(&type_id.get().to_be_bytes());
+    k.extend_from_slice(&type_id.to_be_bytes());
     k
 }
 
-/// Prefix of the by-attribute family for one (type, attribute) (no value yet).
-pub(crate) fn attribute_type_prefix(type_id: TypeId, attr: actlog_model::AttributeId) -> Vec<u8> {
+/// Start of the by-attribute group keys of one (type, attribute).
+pub(crate) fn attribute_type_prefix(type_id: u32, attr: u16) -> Vec<u8> {
     let mut k = Vec::with_capacity(32);
-    k.push(FAMILY_ATTRIBUTE);
-    k.extend_from_slice(&type_id.get().to_be_bytes());
-    k.extend_from_slice(&attr.get().to_be_bytes());
+    k.extend_from_slice(&type_id.to_be_bytes());
+    k.extend_from_slice(&attr.to_be_bytes());
     k
 }
 
-fn read_u64_be(b: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(b.try_into().ok()?))
+/// `family | run id` (9 bytes): the prefix of every block key of one run's family.
+pub(crate) fn run_prefix(family: u8, run: u64) -> [u8; RUN_PREFIX_BYTES] {
+    let mut k = [0u8; RUN_PREFIX_BYTES];
+    k[0] = family;
+    k[1..].copy_from_slice(&run.to_be_bytes());
+    k
 }
 
-/// First id of a person or value block, from the last eight bytes of its key.
-pub(crate) fn key_first_id(key: &[u8]) -> Option<u64> {
-    read_u64_be(key.get(key.len().checked_sub(ID_BYTES)?..)?)
+/// `family | run id | sort key`: a block's key, or a seek target.
+pub(crate) fn block_key(family: u8, run: u64, sort_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(RUN_PREFIX_BYTES + sort_key.len());
+    k.extend_from_slice(&run_prefix(family, run));
+    k.extend_from_slice(sort_key);
+    k
 }
 
-/// (min_occ, min_id) of a type block key.
-pub(crate) fn type_key_fields(key: &[u8]) -> Option<(i64, u64)> {
-    if key.len() != 21 {
-        return None;
-    }
-    let occ = occ_from_key(key.get(5..13)?.try_into().ok()?);
-    Some((occ, read_u64_be(key.get(13..21)?)?))
+/// The run id of a block key.
+pub(crate) fn key_run(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(
+        key.get(1..RUN_PREFIX_BYTES)?.try_into().ok()?,
+    ))
 }
 
 /// Smallest key greater than every key starting with `prefix`; `None` if there is none.
@@ -178,6 +168,47 @@ pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+// ---- postings ------------------------------------------------------------------------
+
+/// One posting of any family. `aux` is the type (by person) or the person (by type);
+/// the value families leave it 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Post {
+    pub id: u64,
+    pub occ: i64,
+    pub aux: u64,
+}
+
+/// The position suffix of a posting in its family's order (see [`pos_bytes`]).
+pub(crate) fn pos_of(family: u8, p: &Post) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    if family == FAMILY_TYPE {
+        b[..8].copy_from_slice(&okey(p.occ).to_be_bytes());
+        b[8..].copy_from_slice(&p.id.to_be_bytes());
+    } else {
+        b[..8].copy_from_slice(&p.id.to_be_bytes());
+    }
+    b
+}
+
+/// Compares `group ++ tail` with `bound` without building the concatenation.
+pub(crate) fn cmp_concat(group: &[u8], tail: &[u8], bound: &[u8]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let k = group.len().min(bound.len());
+    match group[..k].cmp(&bound[..k]) {
+        Ordering::Equal => {}
+        o => return o,
+    }
+    if bound.len() <= group.len() {
+        return if group.len() + tail.len() > bound.len() {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        };
+    }
+    tail.cmp(&bound[group.len()..])
 }
 
 // ---- blocks --------------------------------------------------------------------------
@@ -235,312 +266,368 @@ fn need(v: Option<u64>, pos: usize, what: &'static str) -> Result<u64, Bad> {
     })
 }
 
-/// Header common to all blocks: posting count and the largest id in the block;
-/// by-type blocks also carry their largest occurred_at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
-    pub count: u64,
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(w)
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Accumulates groups of one family of one run into a block.
+#[derive(Debug)]
+pub(crate) struct BlockBuilder {
+    family: u8,
+    /// (key end, data end) per group.
+    dir: Vec<(u32, u32)>,
+    keys: Vec<u8>,
+    data: Vec<u8>,
+    /// Sort key (group ++ position) of the block's first posting.
+    first: Vec<u8>,
+    postings: u32,
+    min_id: u64,
+    max_id: u64,
+    base_occ: i64,
+    base_id: u64,
+    /// Previous posting of the open group.
+    prev: Option<Post>,
+}
+
+impl BlockBuilder {
+    pub fn new(family: u8) -> Self {
+        BlockBuilder {
+            family,
+            dir: Vec::new(),
+            keys: Vec::new(),
+            data: Vec::new(),
+            first: Vec::new(),
+            postings: 0,
+            min_id: u64::MAX,
+            max_id: 0,
+            base_occ: 0,
+            base_id: 0,
+            prev: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.postings == 0
+    }
+
+    pub fn postings(&self) -> u32 {
+        self.postings
+    }
+
+    /// Bytes the block would take now, about.
+    pub fn bytes(&self) -> usize {
+        BLOCK_HEADER_BYTES + self.dir.len() * DIR_ENTRY_BYTES + self.keys.len() + self.data.len()
+    }
+
+    /// Starts a new group; the caller guarantees (group, posting) order across calls.
+    /// `min_id`/`base_occ` are taken from the block's first posting, so blocks must be
+    /// started with [`BlockBuilder::push`] right after.
+    pub fn open_group(&mut self, group: &[u8]) {
+        if let Some(last) = self.dir.last_mut() {
+            last.1 = self.data.len() as u32;
+        }
+        self.keys.extend_from_slice(group);
+        self.dir
+            .push((self.keys.len() as u32, self.data.len() as u32));
+        self.prev = None;
+    }
+
+    /// Appends a posting to the open group, which the caller keeps in the family's order.
+    pub fn push(&mut self, group: &[u8], p: &Post) {
+        if self.postings == 0 {
+            self.first.clear();
+            self.first.extend_from_slice(group);
+            self.first
+                .extend_from_slice(&pos_of(self.family, p)[..pos_bytes(self.family)]);
+            self.base_occ = p.occ;
+            self.base_id = p.id;
+        }
+        self.postings += 1;
+        self.min_id = self.min_id.min(p.id);
+        self.max_id = self.max_id.max(p.id);
+        let d = &mut self.data;
+        // The first posting of a group is relative to the block's first posting (ids
+        // zigzagged: other groups may hold smaller ones); later ones to their
+        // predecessor.
+        let (prev_id, prev_occ) = match self.prev {
+            Some(q) => (q.id, q.occ),
+            None => {
+                put_varint(d, zigzag(p.id.wrapping_sub(self.base_id) as i64));
+                (p.id, self.base_occ)
+            }
+        };
+        match self.family {
+            FAMILY_PERSON => {
+                put_varint(d, p.id.wrapping_sub(prev_id));
+                put_varint(d, p.aux);
+                put_varint(d, zigzag(p.occ.wrapping_sub(prev_occ)));
+            }
+            FAMILY_TYPE => {
+                put_varint(d, zigzag(p.occ.wrapping_sub(prev_occ)));
+                put_varint(d, p.aux);
+                put_varint(d, zigzag(p.id.wrapping_sub(prev_id) as i64));
+            }
+            _ => {
+                put_varint(d, p.id.wrapping_sub(prev_id));
+                put_varint(d, zigzag(p.occ.wrapping_sub(prev_occ)));
+            }
+        }
+        self.prev = Some(*p);
+    }
+
+    /// Seals the block: returns (key, value) and resets the builder.
+    pub fn finish(&mut self, run: u64) -> (Vec<u8>, Vec<u8>) {
+        if let Some(last) = self.dir.last_mut() {
+            last.1 = self.data.len() as u32;
+        }
+        let key = block_key(self.family, run, &self.first);
+        let mut body = Vec::with_capacity(self.bytes() + CRC_BYTES);
+        body.extend_from_slice(&(self.dir.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(self.keys.len() as u32).to_le_bytes());
+        body.extend_from_slice(&self.postings.to_le_bytes());
+        body.extend_from_slice(&self.min_id.to_le_bytes());
+        body.extend_from_slice(&self.max_id.to_le_bytes());
+        body.extend_from_slice(&self.base_occ.to_le_bytes());
+        body.extend_from_slice(&self.base_id.to_le_bytes());
+        for &(k, d) in &self.dir {
+            body.extend_from_slice(&k.to_le_bytes());
+            body.extend_from_slice(&d.to_le_bytes());
+        }
+        body.extend_from_slice(&self.keys);
+        body.extend_from_slice(&self.data);
+        let value = seal(&key, body);
+        self.dir.clear();
+        self.keys.clear();
+        self.data.clear();
+        self.postings = 0;
+        self.min_id = u64::MAX;
+        self.max_id = 0;
+        self.prev = None;
+        (key, value)
+    }
+}
+
+/// A checked view of one block: header and directory validated, postings decoded on
+/// demand, group by group.
+#[derive(Debug)]
+pub(crate) struct BlockView<'v> {
+    family: u8,
+    body: &'v [u8],
+    groups: usize,
+    keys_at: usize,
+    data_at: usize,
+    pub postings: u32,
+    pub min_id: u64,
     pub max_id: u64,
-    pub max_occ: i64,
+    base_occ: i64,
+    base_id: u64,
 }
 
-/// Reads the header of a block body; `first_id`/`min_occ` come from the key.
-pub(crate) fn read_header(
-    family: Family,
-    body: &[u8],
-    first_id: u64,
-    min_occ: i64,
-    pos: &mut usize,
-) -> Result<Header, Bad> {
-    let count = need(get_varint(body, pos), *pos, "truncated count")?;
-    if count == 0 || count > body.len() as u64 {
-        return Err(Bad {
+impl<'v> BlockView<'v> {
+    /// Checks the checksum, header and directory of a block.
+    pub fn open(key: &[u8], value: &'v [u8]) -> Result<Self, Bad> {
+        let family = *key.first().ok_or(Bad {
             position: 0,
-            what: "posting count out of range",
-        });
-    }
-    let id_span = need(get_varint(body, pos), *pos, "truncated id span")?;
-    let max_id = first_id.checked_add(id_span).ok_or(Bad {
-        position: *pos,
-        what: "max id overflows",
-    })?;
-    let max_occ = if family == Family::Type {
-        let span = need(get_varint(body, pos), *pos, "truncated time span")?;
-        if span > TYPE_BLOCK_SPAN_MS_MAX as u64 {
+            what: "empty key",
+        })?;
+        if key.len() < RUN_PREFIX_BYTES + pos_bytes(family) {
             return Err(Bad {
-                position: *pos,
-                what: "time span larger than the format allows",
+                position: 0,
+                what: "malformed key",
             });
         }
-        min_occ + span as i64
-    } else {
-        0
-    };
-    Ok(Header {
-        count,
-        max_id,
-        max_occ,
-    })
-}
-
-/// Header of a block given its key and value (checksum verified).
-pub(crate) fn block_header(key: &[u8], value: &[u8]) -> Result<Header> {
-    let family = family_of(key);
-    let body = open_block(key, value).map_err(|b| corrupted(key, b))?;
-    let (first_id, min_occ) = match family {
-        Family::Type => type_key_fields(key).map(|(occ, id)| (id, occ)),
-        Family::Person | Family::Primary | Family::Attribute => key_first_id(key).map(|id| (id, 0)),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        corrupted(
-            key,
-            Bad {
+        let body = open_block(key, value)?;
+        if body.len() < BLOCK_HEADER_BYTES {
+            return Err(Bad {
                 position: 0,
-                what: "malformed key",
-            },
-        )
-    })?;
-    let mut pos = 0;
-    read_header(family, body, first_id, min_occ, &mut pos).map_err(|b| corrupted(key, b))
-}
-
-/// Encodes a person block; `posts` sorted by id, non-empty.
-pub(crate) fn encode_person_block(key: &[u8], posts: &[PersonPosting]) -> Vec<u8> {
-    let first = posts.first().map_or(0, |p| p.id.get());
-    let last = posts.last().map_or(0, |p| p.id.get());
-    let mut body = Vec::with_capacity(8 + posts.len() * 8);
-    put_varint(&mut body, posts.len() as u64);
-    put_varint(&mut body, last - first);
-    let mut prev_id = first;
-    let mut prev_occ = 0i64;
-    for p in posts {
-        debug_assert!(p.id.get() >= prev_id);
-        put_varint(&mut body, p.id.get() - prev_id);
-        put_varint(&mut body, u64::from(p.type_id.get()));
-        put_varint(&mut body, zigzag(p.occurred_at_ms.wrapping_sub(prev_occ)));
-        prev_id = p.id.get();
-        prev_occ = p.occurred_at_ms;
-    }
-    seal(key, body)
-}
-
-pub(crate) fn decode_person_block(
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<PersonPosting>,
-) -> Result<Header> {
-    let body = open_block(key, value).map_err(|b| corrupted(key, b))?;
-    let first = key_first_id(key).ok_or_else(|| {
-        corrupted(
-            key,
-            Bad {
+                what: "block shorter than its header",
+            });
+        }
+        let groups = le_u32(body, 0) as usize;
+        let key_bytes = le_u32(body, 4) as usize;
+        let postings = le_u32(body, 8);
+        let min_id = le_u64(body, 12);
+        let max_id = le_u64(body, 20);
+        let base_occ = le_u64(body, 28) as i64;
+        let base_id = le_u64(body, 36);
+        let keys_at = groups
+            .checked_mul(DIR_ENTRY_BYTES)
+            .and_then(|d| d.checked_add(BLOCK_HEADER_BYTES))
+            .filter(|&k| k <= body.len())
+            .ok_or(Bad {
                 position: 0,
-                what: "malformed key",
-            },
-        )
-    })?;
-    let mut pos = 0;
-    let h = read_header(Family::Person, body, first, 0, &mut pos).map_err(|b| corrupted(key, b))?;
-    let res: Result<(), Bad> = (|| {
-        let mut prev_id = first;
-        let mut prev_occ = 0i64;
-        for _ in 0..h.count {
-            let d = need(get_varint(body, &mut pos), pos, "truncated id")?;
-            let t = need(get_varint(body, &mut pos), pos, "truncated type")?;
-            let o = need(get_varint(body, &mut pos), pos, "truncated occurred_at")?;
-            let id = prev_id.checked_add(d).ok_or(Bad {
-                position: pos,
-                what: "id overflows",
+                what: "group count out of range",
             })?;
-            let type_id = u32::try_from(t).map_err(|_| Bad {
-                position: pos,
-                what: "type id out of range",
+        let data_at = keys_at
+            .checked_add(key_bytes)
+            .filter(|&d| d <= body.len())
+            .ok_or(Bad {
+                position: 4,
+                what: "key area out of range",
             })?;
-            let occ = prev_occ.wrapping_add(unzigzag(o));
-            out.push(PersonPosting {
-                id: ActivityId(id),
-                type_id: TypeId(type_id),
-                occurred_at_ms: occ,
-            });
-            prev_id = id;
-            prev_occ = occ;
-        }
-        if prev_id != h.max_id {
+        if groups == 0 || postings == 0 || min_id > max_id {
             return Err(Bad {
-                position: pos,
-                what: "last id differs from header",
-            });
-        }
-        if pos != body.len() {
-            return Err(Bad {
-                position: pos,
-                what: "trailing bytes",
-            });
-        }
-        Ok(())
-    })();
-    res.map_err(|b| corrupted(key, b))?;
-    Ok(h)
-}
-
-/// Encodes a type block; `posts` sorted by (occurred_at, id), non-empty, span within
-/// [`TYPE_BLOCK_SPAN_MS_MAX`]. Returns (min_occ, min_id, value) — the key is built from them.
-pub(crate) fn encode_type_block(type_id: TypeId, posts: &[TypePosting]) -> (Vec<u8>, Vec<u8>) {
-    let min_occ = posts.first().map_or(0, |p| p.occurred_at_ms);
-    let max_occ = posts.last().map_or(0, |p| p.occurred_at_ms);
-    let min_id = posts.iter().map(|p| p.id.get()).min().unwrap_or(0);
-    let max_id = posts.iter().map(|p| p.id.get()).max().unwrap_or(0);
-    debug_assert!(max_occ.wrapping_sub(min_occ) <= TYPE_BLOCK_SPAN_MS_MAX);
-    let key = type_key(type_id, min_occ, min_id);
-    let mut body = Vec::with_capacity(12 + posts.len() * 8);
-    put_varint(&mut body, posts.len() as u64);
-    put_varint(&mut body, max_id - min_id);
-    put_varint(&mut body, max_occ.wrapping_sub(min_occ) as u64);
-    let mut prev_occ = min_occ;
-    let mut prev_id = min_id;
-    for p in posts {
-        debug_assert!(p.occurred_at_ms >= prev_occ);
-        put_varint(&mut body, p.occurred_at_ms.wrapping_sub(prev_occ) as u64);
-        put_varint(&mut body, p.person.get());
-        put_varint(&mut body, zigzag(p.id.get().wrapping_sub(prev_id) as i64));
-        prev_occ = p.occurred_at_ms;
-        prev_id = p.id.get();
-    }
-    let value = seal(&key, body);
-    (key.to_vec(), value)
-}
-
-pub(crate) fn decode_type_block(
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<TypePosting>,
-) -> Result<Header> {
-    let body = open_block(key, value).map_err(|b| corrupted(key, b))?;
-    let (min_occ, min_id) = type_key_fields(key).ok_or_else(|| {
-        corrupted(
-            key,
-            Bad {
                 position: 0,
-                what: "malformed key",
-            },
-        )
-    })?;
-    let mut pos = 0;
-    let h = read_header(Family::Type, body, min_id, min_occ, &mut pos)
-        .map_err(|b| corrupted(key, b))?;
-    let res: Result<(), Bad> = (|| {
-        let mut prev_occ = min_occ;
-        let mut prev_id = min_id;
-        for _ in 0..h.count {
-            let d = need(get_varint(body, &mut pos), pos, "truncated occurred_at")?;
-            let person = need(get_varint(body, &mut pos), pos, "truncated person")?;
-            let i = need(get_varint(body, &mut pos), pos, "truncated id")?;
-            let occ = i64::try_from(d)
-                .ok()
-                .and_then(|d| prev_occ.checked_add(d))
-                .ok_or(Bad {
-                    position: pos,
-                    what: "occurred_at overflows",
-                })?;
-            let id = prev_id.wrapping_add(unzigzag(i) as u64);
-            if occ > h.max_occ || id < min_id || id > h.max_id {
+                what: "empty block or bad id bounds",
+            });
+        }
+        let view = BlockView {
+            family,
+            body,
+            groups,
+            keys_at,
+            data_at,
+            postings,
+            min_id,
+            max_id,
+            base_occ,
+            base_id,
+        };
+        // Directory ends must be non-decreasing and inside their areas.
+        let (mut pk, mut pd) = (0usize, 0usize);
+        for g in 0..groups {
+            let (k, d) = view.dir(g);
+            if k <= pk || k > key_bytes || d < pd || d > body.len() - data_at {
                 return Err(Bad {
-                    position: pos,
-                    what: "posting outside the header bounds",
+                    position: BLOCK_HEADER_BYTES + g * DIR_ENTRY_BYTES,
+                    what: "directory entry out of range",
                 });
             }
-            out.push(TypePosting {
-                id: ActivityId(id),
-                person: PersonId(person),
-                occurred_at_ms: occ,
-            });
-            prev_occ = occ;
-            prev_id = id;
+            (pk, pd) = (k, d);
         }
-        if pos != body.len() {
+        if pd != body.len() - data_at {
             return Err(Bad {
-                position: pos,
+                position: data_at + pd,
                 what: "trailing bytes",
             });
         }
-        Ok(())
-    })();
-    res.map_err(|b| corrupted(key, b))?;
-    Ok(h)
-}
-
-/// Encodes a by-value block (primary or attribute); `posts` sorted by id, non-empty.
-pub(crate) fn encode_value_block(key: &[u8], posts: &[ValuePosting]) -> Vec<u8> {
-    let first = posts.first().map_or(0, |p| p.id.get());
-    let last = posts.last().map_or(0, |p| p.id.get());
-    let mut body = Vec::with_capacity(8 + posts.len() * 6);
-    put_varint(&mut body, posts.len() as u64);
-    put_varint(&mut body, last - first);
-    let mut prev_id = first;
-    let mut prev_occ = 0i64;
-    for p in posts {
-        debug_assert!(p.id.get() >= prev_id);
-        put_varint(&mut body, p.id.get() - prev_id);
-        put_varint(&mut body, zigzag(p.occurred_at_ms.wrapping_sub(prev_occ)));
-        prev_id = p.id.get();
-        prev_occ = p.occurred_at_ms;
+        Ok(view)
     }
-    seal(key, body)
-}
 
-pub(crate) fn decode_value_block(
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<ValuePosting>,
-) -> Result<Header> {
-    let body = open_block(key, value).map_err(|b| corrupted(key, b))?;
-    let first = key_first_id(key).ok_or_else(|| {
-        corrupted(
-            key,
-            Bad {
-                position: 0,
-                what: "malformed key",
-            },
+    fn dir(&self, g: usize) -> (usize, usize) {
+        let at = BLOCK_HEADER_BYTES + g * DIR_ENTRY_BYTES;
+        (
+            le_u32(self.body, at) as usize,
+            le_u32(self.body, at + 4) as usize,
         )
-    })?;
-    let family = family_of(key);
-    let mut pos = 0;
-    let h = read_header(family, body, first, 0, &mut pos).map_err(|b| corrupted(key, b))?;
-    let res: Result<(), Bad> = (|| {
-        let mut prev_id = first;
-        let mut prev_occ = 0i64;
-        for _ in 0..h.count {
-            let d = need(get_varint(body, &mut pos), pos, "truncated id")?;
-            let o = need(get_varint(body, &mut pos), pos, "truncated occurred_at")?;
-            let id = prev_id.checked_add(d).ok_or(Bad {
+    }
+
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    /// The key of group `g` (< `groups()`).
+    pub fn group_key(&self, g: usize) -> &'v [u8] {
+        let start = if g == 0 { 0 } else { self.dir(g - 1).0 };
+        let end = self.dir(g).0;
+        &self.body[self.keys_at + start..self.keys_at + end]
+    }
+
+    /// First group whose key is not `Less` by `cmp`.
+    pub fn lower_bound(&self, mut cmp: impl FnMut(&[u8]) -> std::cmp::Ordering) -> usize {
+        let (mut lo, mut hi) = (0, self.groups);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if cmp(self.group_key(mid)) == std::cmp::Ordering::Less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Appends the postings of group `g` to `out`, in the family's order.
+    pub fn decode_group(&self, g: usize, out: &mut Vec<Post>) -> Result<(), Bad> {
+        let start = self.data_at + if g == 0 { 0 } else { self.dir(g - 1).1 };
+        let end = self.data_at + self.dir(g).1;
+        let data = &self.body[..end];
+        let mut pos = start;
+        if pos == end {
+            return Err(Bad {
                 position: pos,
-                what: "id overflows",
-            })?;
-            let occ = prev_occ.wrapping_add(unzigzag(o));
-            out.push(ValuePosting {
-                id: ActivityId(id),
-                occurred_at_ms: occ,
+                what: "empty group",
             });
+        }
+        let first = need(get_varint(data, &mut pos), pos, "truncated first id")?;
+        let (mut prev_id, mut prev_occ) = (
+            self.base_id.wrapping_add(unzigzag(first) as u64),
+            self.base_occ,
+        );
+        let (lo, hi) = (self.min_id, self.max_id);
+        while pos < end {
+            let (id, occ, aux) = match self.family {
+                FAMILY_PERSON => {
+                    let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
+                    let t = need(get_varint(data, &mut pos), pos, "truncated type")?;
+                    let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
+                    (
+                        prev_id.wrapping_add(d),
+                        prev_occ.wrapping_add(unzigzag(o)),
+                        t,
+                    )
+                }
+                FAMILY_TYPE => {
+                    let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
+                    let p = need(get_varint(data, &mut pos), pos, "truncated person")?;
+                    let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
+                    (
+                        prev_id.wrapping_add(unzigzag(d) as u64),
+                        prev_occ.wrapping_add(unzigzag(o)),
+                        p,
+                    )
+                }
+                _ => {
+                    let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
+                    let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
+                    (
+                        prev_id.wrapping_add(d),
+                        prev_occ.wrapping_add(unzigzag(o)),
+                        0,
+                    )
+                }
+            };
+            if id < lo || id > hi {
+                return Err(Bad {
+                    position: pos,
+                    what: "posting outside the header's id bounds",
+                });
+            }
+            out.push(Post { id, occ, aux });
             prev_id = id;
             prev_occ = occ;
         }
-        if prev_id != h.max_id {
-            return Err(Bad {
-                position: pos,
-                what: "last id differs from header",
-            });
+        Ok(())
+    }
+
+    /// Decodes every group, checking the posting count.
+    pub fn check_all(&self) -> Result<(), Bad> {
+        let mut out = Vec::new();
+        for g in 0..self.groups {
+            self.decode_group(g, &mut out)?;
         }
-        if pos != body.len() {
+        if out.len() != self.postings as usize {
             return Err(Bad {
-                position: pos,
-                what: "trailing bytes",
+                position: 8,
+                what: "posting count differs from the header",
             });
         }
         Ok(())
-    })();
-    res.map_err(|b| corrupted(key, b))?;
-    Ok(h)
+    }
+}
+
+/// Header fields of a block without decoding postings; a damaged block is an error.
+pub(crate) fn block_header(key: &[u8], value: &[u8]) -> Result<(u32, u64, u64)> {
+    let v = BlockView::open(key, value).map_err(|b| corrupted(key, b))?;
+    Ok((v.postings, v.min_id, v.max_id))
 }
 
 // ---- meta ----------------------------------------------------------------------------
@@ -548,33 +635,51 @@ pub(crate) fn decode_value_block(
 /// Whether the blocks in the store are complete up to the checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MetaState {
-    /// Blocks hold exactly the postings of ids in [floor, checkpoint).
+    /// The runs hold exactly the postings of ids in [floor, checkpoint).
     Ready = 0,
     /// A bulk load or a clear was under way: the blocks are not to be trusted.
     Incomplete = 1,
 }
 
-/// The meta record, written in the same sled batch as the blocks it describes.
+/// One run: the postings of ids `[first_id, end_id)` in every family, written by one
+/// flush or one merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub id: u64,
+    pub first_id: u64,
+    pub end_id: u64,
+    pub postings: u64,
+    pub blocks: u64,
+}
+
+/// The meta record, written in the same sled batch as the run list it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Meta {
     pub format_version: u32,
     pub state: MetaState,
     pub checkpoint: u64,
     pub floor: u64,
-    pub postings: u64,
-    pub blocks: u64,
+    pub next_run: u64,
+    /// Oldest first; id ranges contiguous and increasing.
+    pub runs: Vec<Run>,
 }
 
-const META_BYTES: usize = 4 + 1 + 8 * 4 + CRC_BYTES;
+const META_FIXED_BYTES: usize = 4 + 1 + 8 * 3 + 4;
+const RUN_BYTES: usize = 8 * 5;
 
 pub(crate) fn encode_meta(m: &Meta) -> Vec<u8> {
-    let mut body = Vec::with_capacity(META_BYTES);
+    let mut body = Vec::with_capacity(META_FIXED_BYTES + m.runs.len() * RUN_BYTES + CRC_BYTES);
     body.extend_from_slice(&m.format_version.to_le_bytes());
     body.push(m.state as u8);
     body.extend_from_slice(&m.checkpoint.to_le_bytes());
     body.extend_from_slice(&m.floor.to_le_bytes());
-    body.extend_from_slice(&m.postings.to_le_bytes());
-    body.extend_from_slice(&m.blocks.to_le_bytes());
+    body.extend_from_slice(&m.next_run.to_le_bytes());
+    body.extend_from_slice(&(m.runs.len() as u32).to_le_bytes());
+    for r in &m.runs {
+        for v in [r.id, r.first_id, r.end_id, r.postings, r.blocks] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+    }
     seal(META_KEY, body)
 }
 
@@ -582,32 +687,29 @@ pub(crate) fn encode_meta(m: &Meta) -> Vec<u8> {
 /// older format is reported as such rather than as damage.
 pub(crate) fn decode_meta(value: &[u8]) -> Result<Meta, Bad> {
     let body = open_block(META_KEY, value)?;
-    let v = body.get(..4).ok_or(Bad {
-        position: 0,
-        what: "meta too short",
-    })?;
-    let format_version = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+    if body.len() < 4 {
+        return Err(Bad {
+            position: 0,
+            what: "meta too short",
+        });
+    }
+    let format_version = le_u32(body, 0);
     if format_version != FORMAT_VERSION {
         return Ok(Meta {
             format_version,
             state: MetaState::Incomplete,
             checkpoint: 0,
             floor: 0,
-            postings: 0,
-            blocks: 0,
+            next_run: 0,
+            runs: Vec::new(),
         });
     }
-    if value.len() != META_BYTES {
+    if body.len() < META_FIXED_BYTES {
         return Err(Bad {
             position: 0,
             what: "meta has the wrong length",
         });
     }
-    let u = |at: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&body[at..at + 8]);
-        u64::from_le_bytes(b)
-    };
     let state = match body[4] {
         0 => MetaState::Ready,
         1 => MetaState::Incomplete,
@@ -618,13 +720,50 @@ pub(crate) fn decode_meta(value: &[u8]) -> Result<Meta, Bad> {
             })
         }
     };
+    let n = le_u32(body, 29) as usize;
+    if Some(body.len()) != n.checked_mul(RUN_BYTES).map(|r| r + META_FIXED_BYTES) {
+        return Err(Bad {
+            position: 29,
+            what: "meta has the wrong length",
+        });
+    }
+    let mut runs = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = META_FIXED_BYTES + i * RUN_BYTES;
+        runs.push(Run {
+            id: le_u64(body, at),
+            first_id: le_u64(body, at + 8),
+            end_id: le_u64(body, at + 16),
+            postings: le_u64(body, at + 24),
+            blocks: le_u64(body, at + 32),
+        });
+    }
+    let checkpoint = le_u64(body, 5);
+    let next_run = le_u64(body, 21);
+    // The run list must tile [first run's start, checkpoint) with ids below next_run.
+    let mut end = runs.first().map_or(checkpoint, |r| r.first_id);
+    for (i, r) in runs.iter().enumerate() {
+        if r.first_id != end || r.end_id < r.first_id || r.id >= next_run {
+            return Err(Bad {
+                position: META_FIXED_BYTES + i * RUN_BYTES,
+                what: "run list out of order",
+            });
+        }
+        end = r.end_id;
+    }
+    if end != checkpoint {
+        return Err(Bad {
+            position: 5,
+            what: "run list does not end at the checkpoint",
+        });
+    }
     Ok(Meta {
         format_version,
         state,
-        checkpoint: u(5),
-        floor: u(13),
-        postings: u(21),
-        blocks: u(29),
+        checkpoint,
+        floor: le_u64(body, 13),
+        next_run,
+        runs,
     })
 }
 
@@ -679,14 +818,47 @@ mod tests {
     }
 
     #[test]
+    fn cmp_concat_matches_concatenation() {
+        let parts: [&[u8]; 5] = [b"", b"a", b"ab", b"b", b"\xff"];
+        for g in parts {
+            for t in parts {
+                for b in parts {
+                    let mut c = g.to_vec();
+                    c.extend_from_slice(t);
+                    assert_eq!(
+                        cmp_concat(g, t, b),
+                        c.as_slice().cmp(b),
+                        "{g:?} {t:?} {b:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn meta_round_trip_and_damage() {
         let m = Meta {
             format_version: FORMAT_VERSION,
             state: MetaState::Ready,
             checkpoint: 42,
             floor: 7,
-            postings: 99,
-            blocks: 3,
+            next_run: 5,
+            runs: vec![
+                Run {
+                    id: 3,
+                    first_id: 0,
+                    end_id: 40,
+                    postings: 99,
+                    blocks: 3,
+                },
+                Run {
+                    id: 4,
+                    first_id: 40,
+                    end_id: 42,
+                    postings: 9,
+                    blocks: 4,
+                },
+            ],
         };
         let mut v = encode_meta(&m);
         assert_eq!(decode_meta(&v).ok(), Some(m));
@@ -697,76 +869,77 @@ mod tests {
         );
     }
 
+    fn build(family: u8, groups: &[(Vec<u8>, Vec<Post>)]) -> (Vec<u8>, Vec<u8>) {
+        let mut b = BlockBuilder::new(family);
+        for (g, posts) in groups {
+            b.open_group(g);
+            for p in posts {
+                b.push(g, p);
+            }
+        }
+        b.finish(7)
+    }
+
     #[test]
-    fn person_block_detects_moved_value() {
-        let posts = [PersonPosting {
-            id: ActivityId(5),
-            type_id: TypeId(1),
-            occurred_at_ms: 10,
-        }];
-        let k1 = person_key(PersonId(1), 5);
-        let k2 = person_key(PersonId(2), 5);
-        let v = encode_person_block(&k1, &posts);
-        let mut out = Vec::new();
-        assert!(decode_person_block(&k1, &v, &mut out).is_ok());
-        assert_eq!(out, posts);
-        assert!(matches!(
-            decode_person_block(&k2, &v, &mut out),
-            Err(Error::Corrupted {
-                what: "checksum mismatch",
-                ..
-            })
-        ));
+    fn block_detects_moved_value() {
+        let groups = vec![(
+            person_group(1).to_vec(),
+            vec![Post {
+                id: 5,
+                occ: 10,
+                aux: 1,
+            }],
+        )];
+        let (k1, v) = build(FAMILY_PERSON, &groups);
+        let view = BlockView::open(&k1, &v).map_err(|b| b.what);
+        assert_eq!(view.as_ref().map(|v| v.postings), Ok(1));
+        let mut k2 = k1.clone();
+        k2[RUN_PREFIX_BYTES] ^= 1;
+        assert_eq!(
+            BlockView::open(&k2, &v).err().map(|b| b.what),
+            Some("checksum mismatch")
+        );
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
         #[test]
-        fn person_block_round_trip(start in 0u64..1 << 40, gaps in prop::collection::vec((0u64..1000, any::<u32>(), any::<i64>()), 1..300)) {
-            let mut id = start;
-            let posts: Vec<PersonPosting> = gaps.iter().enumerate().map(|(i, &(g, t, o))| {
-                if i > 0 { id += g + 1; }
-                PersonPosting { id: ActivityId(id), type_id: TypeId(t), occurred_at_ms: o }
-            }).collect();
-            let key = person_key(PersonId(9), posts[0].id.get());
-            let v = encode_person_block(&key, &posts);
-            let mut out = Vec::new();
-            let h = decode_person_block(&key, &v, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(h.count, posts.len() as u64);
-            prop_assert_eq!(out, posts);
-        }
-
-        #[test]
-        fn type_block_round_trip(posts in prop::collection::vec((0i64..TYPE_BLOCK_SPAN_MS_MAX, any::<u64>(), 0u64..1 << 50), 1..300), base in -1i64 << 50..1i64 << 50) {
-            let mut posts: Vec<TypePosting> = posts.into_iter().map(|(o, p, i)| TypePosting { id: ActivityId(i), person: PersonId(p), occurred_at_ms: base + o }).collect();
-            posts.sort_by_key(|p| (p.occurred_at_ms, p.id));
-            let (key, v) = encode_type_block(TypeId(3), &posts);
-            let mut out = Vec::new();
-            let h = decode_type_block(&key, &v, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(h.max_occ, posts[posts.len() - 1].occurred_at_ms);
-            prop_assert_eq!(out, posts);
-        }
-
-        #[test]
-        fn value_block_round_trip(gaps in prop::collection::vec((0u64..100_000, any::<i64>()), 1..300)) {
-            let mut id = 0u64;
-            let posts: Vec<ValuePosting> = gaps.iter().map(|&(g, o)| { id += g; let p = ValuePosting { id: ActivityId(id), occurred_at_ms: o }; id += 1; p }).collect();
-            let mut key = primary_type_prefix(TypeId(1));
-            escape_into(&mut key, b"x\0y");
-            key.extend_from_slice(&posts[0].id.get().to_be_bytes());
-            let v = encode_value_block(&key, &posts);
-            let mut out = Vec::new();
-            decode_value_block(&key, &v, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(out, posts);
+        fn block_round_trip(
+            family in prop::sample::select(FAMILIES.to_vec()),
+            raw in prop::collection::vec((0u64..50, prop::collection::vec((0u64..1 << 40, any::<i64>(), 0u64..1 << 33), 1..20)), 1..30),
+        ) {
+            // Distinct sorted groups, postings sorted in the family's order.
+            let mut groups: Vec<(Vec<u8>, Vec<Post>)> = Vec::new();
+            let mut seen = std::collections::BTreeMap::new();
+            for (g, posts) in raw {
+                seen.entry(g).or_insert(posts);
+            }
+            for (g, posts) in seen {
+                let mut posts: Vec<Post> = posts.into_iter().map(|(id, occ, aux)| Post {
+                    id,
+                    occ,
+                    aux: if family == FAMILY_PERSON || family == FAMILY_TYPE { aux } else { 0 },
+                }).collect();
+                posts.sort_by_key(|p| pos_of(family, p));
+                groups.push((g.to_be_bytes().to_vec(), posts));
+            }
+            let (k, v) = build(family, &groups);
+            let view = BlockView::open(&k, &v).map_err(|b| TestCaseError::fail(b.what))?;
+            view.check_all().map_err(|b| TestCaseError::fail(b.what))?;
+            prop_assert_eq!(view.groups(), groups.len());
+            for (i, (g, posts)) in groups.iter().enumerate() {
+                prop_assert_eq!(view.group_key(i), g.as_slice());
+                let mut out = Vec::new();
+                view.decode_group(i, &mut out).map_err(|b| TestCaseError::fail(b.what))?;
+                prop_assert_eq!(&out, posts);
+            }
         }
 
         #[test]
         fn random_bytes_never_decode_as_a_block(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
-            let key = person_key(PersonId(1), 0);
-            let mut out = Vec::new();
-            // Either a typed error or (astronomically unlikely) a checksum collision.
-            prop_assert!(decode_person_block(&key, &bytes, &mut out).is_err() || out.len() < 64);
+            let key = block_key(FAMILY_PERSON, 1, &[0u8; 16]);
+            prop_assert!(BlockView::open(&key, &bytes).is_err());
         }
     }
 }

@@ -4,12 +4,15 @@
 //! The index is *derived* state. It knows index keys and postings, never the files of
 //! the log nor activity payloads: the engine feeds it one [`IndexDoc`] per activity, in
 //! id order, and asks it for ids. Ids at and above the [checkpoint](Index::checkpoint)
-//! live in an in-memory table; [`Index::flush`] turns that table into compact,
-//! immutable, checksummed posting blocks written to sled in one atomic batch together
-//! with the new checkpoint. After any crash the index is exactly "the blocks below the
-//! checkpoint", and the engine re-feeds documents from there. One sled key per block
-//! rather than per activity is what makes the index fast: sled sustains tens of
-//! thousands of inserts a second, not millions.
+//! live in an append-only in-memory table; [`Index::flush`] sorts it once and writes it
+//! as a *run*: per family, postings sorted by (key, position) in checksummed blocks of
+//! about 32 KiB, each with a directory that a lookup binary-searches, then a meta record
+//! naming the run with the new checkpoint. After any crash the index is exactly "the
+//! runs the meta record names", and the engine re-feeds documents from the checkpoint.
+//! A few sled keys per flush rather than one per person or value is what makes the
+//! index fast: sled sustains tens of thousands of inserts a second, not millions. Runs
+//! beyond [`IndexOptions::runs_max`] are merged, so a lookup reads a bounded number of
+//! blocks.
 //!
 //! It is not a store of record, a query planner, or a cache of activities.
 //!
@@ -46,12 +49,13 @@ mod codec;
 mod error;
 mod memtable;
 mod read;
+mod run;
 
 pub use actlog_model::{ActivityId, AttributeId, PersonId, TypeId};
 pub use error::{Error, Family, Result};
 pub use read::{PersonPostings, TypePostings, ValuePostings};
 
-use codec::{Meta, MetaState, FORMAT_VERSION, META_KEY};
+use codec::{Meta, MetaState, Run, FORMAT_VERSION, META_KEY};
 use memtable::Memtable;
 use parking_lot::{Mutex, RwLock};
 use std::ops::Bound;
@@ -193,14 +197,19 @@ pub enum FlushSync {
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     /// Postings (all families) held in memory before a flush. Bounds the memtable's
-    /// memory at roughly 40 bytes per posting. Default 2,000,000.
+    /// memory at about 12–16 bytes per posting plus the escaped value keys (about 20
+    /// bytes each with short values). Default 2,000,000.
     pub memtable_postings_max: usize,
-    /// Postings held in memory by a [`BulkLoader`] before it writes blocks. Default 8,000,000.
+    /// Postings held in memory by a [`BulkLoader`] before it writes a run. Default 8,000,000.
     pub bulk_postings_max: usize,
-    /// Postings per block at most. Default 512: decoding one block stays cheap for
-    /// "latest 100 of a person", and blocks are large enough to amortise sled's
-    /// per-key cost.
+    /// Postings per block at most (blocks are also sealed at 32 KiB). Default 8,192:
+    /// the size bound is the one that applies with real workloads; tests lower this one
+    /// to get many blocks from few documents.
     pub block_postings_max: usize,
+    /// Runs kept before the oldest adjacent pair with the fewest postings is merged
+    /// (inside `flush`, on the flushing thread). Bounds the blocks a lookup reads to one
+    /// or two per run. Default 8.
+    pub runs_max: usize,
     /// sled's `cache_capacity`. Default 64 MiB.
     pub sled_cache_bytes: u64,
     /// sled's `flush_every_ms`. Default `None`: the index flushes sled itself
@@ -217,7 +226,8 @@ impl Default for IndexOptions {
         IndexOptions {
             memtable_postings_max: 2_000_000,
             bulk_postings_max: 8_000_000,
-            block_postings_max: 512,
+            block_postings_max: 8_192,
+            runs_max: 8,
             sled_cache_bytes: 64 << 20,
             sled_flush_every_ms: None,
             sled_mode: SledMode::LowSpace,
@@ -299,23 +309,46 @@ pub struct IndexDamage {
 #[derive(Debug)]
 struct Mem {
     active: Memtable,
-    /// A memtable being written to sled; readable until its batch has been applied.
+    /// A memtable being written to sled; readable until its run is in the run list.
     frozen: Option<Arc<Memtable>>,
     watermark: u64,
     checkpoint: u64,
     floor: u64,
-    durable_postings: u64,
-    durable_blocks: u64,
+    next_run: u64,
+    /// The durable runs, oldest first. Replaced (never mutated) so that a reader keeps
+    /// the list it started with.
+    runs: Arc<Vec<Run>>,
 }
 
-/// What a reader needs: a consistent split between sled (ids below `checkpoint`) and
-/// the memtables (ids from `checkpoint`).
+impl Mem {
+    fn meta(&self) -> Meta {
+        Meta {
+            format_version: FORMAT_VERSION,
+            state: MetaState::Ready,
+            checkpoint: self.checkpoint,
+            floor: self.floor,
+            next_run: self.next_run,
+            runs: self.runs.to_vec(),
+        }
+    }
+}
+
+/// What a reader needs: a consistent split between the runs (ids below `checkpoint`)
+/// and the memtables (ids from it).
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     pub tree: sled::Tree,
     pub checkpoint: u64,
     pub floor: u64,
     pub frozen: Option<Arc<Memtable>>,
+    pub runs: Arc<Vec<Run>>,
+}
+
+/// Runs dropped from the run list (merged or below the floor) whose blocks are deleted
+/// once no reader holds a run list that names them.
+#[derive(Debug, Default)]
+struct Retired {
+    pending: Vec<(Arc<Vec<Run>>, Vec<u64>)>,
 }
 
 /// The index: `Send + Sync`, every method takes `&self`.
@@ -326,7 +359,7 @@ pub struct Index {
     options: IndexOptions,
     mem: RwLock<Mem>,
     /// Serialises flush, set_floor, clear and bulk loads.
-    write_lock: Mutex<()>,
+    write_lock: Mutex<Retired>,
     bulk_active: AtomicBool,
 }
 
@@ -349,14 +382,14 @@ fn open_sled(dir: &Path, o: &IndexOptions) -> Result<sled::Db> {
     }
 }
 
-fn ready_meta(checkpoint: u64, floor: u64, postings: u64, blocks: u64) -> Meta {
+fn empty_meta(state: MetaState) -> Meta {
     Meta {
         format_version: FORMAT_VERSION,
-        state: MetaState::Ready,
-        checkpoint,
-        floor,
-        postings,
-        blocks,
+        state,
+        checkpoint: 0,
+        floor: 0,
+        next_run: 0,
+        runs: Vec::new(),
     }
 }
 
@@ -365,6 +398,8 @@ impl Index {
     ///
     /// A missing, damaged or other-format index is emptied and reported as
     /// [`IndexState::NeedsRebuild`]; only I/O failures and invalid options are errors.
+    /// Blocks of runs that the meta record does not name (left by a crash during a
+    /// flush or merge) are deleted.
     ///
     /// # Errors
     /// [`Error::InvalidOptions`], or an I/O or store error that persists after the
@@ -385,6 +420,11 @@ impl Index {
                 what: "block_postings_max must be in 1..=1048576",
             });
         }
+        if options.runs_max < 2 {
+            return Err(Error::InvalidOptions {
+                what: "runs_max must be >= 2",
+            });
+        }
         let dir = dir.as_ref().to_path_buf();
         let (db, damaged) = match open_sled(&dir, &options) {
             Ok(db) => (db, None),
@@ -398,7 +438,7 @@ impl Index {
             }
         };
         let mut reason = damaged.map(|detail| RebuildReason::Damaged { detail });
-        let mut meta = ready_meta(0, 0, 0, 0);
+        let mut meta = empty_meta(MetaState::Ready);
         if reason.is_none() {
             match db.get(META_KEY)? {
                 None => reason = Some(RebuildReason::Missing),
@@ -425,6 +465,14 @@ impl Index {
             db.clear()?;
             db.insert(META_KEY, codec::encode_meta(&meta))?;
             db.flush()?;
+        } else if run::sweep_garbage(&db, &meta.runs)? > 0 {
+            db.flush()?;
+        }
+        // Ids below the floor are never fed again (the log no longer has them): a floor
+        // set above the checkpoint moves it. Runs below the floor were dropped with it,
+        // so the run list still ends at the checkpoint.
+        if meta.floor > meta.checkpoint && meta.runs.is_empty() {
+            meta.checkpoint = meta.floor;
         }
         let index = Index {
             db,
@@ -435,11 +483,11 @@ impl Index {
                 watermark: meta.checkpoint,
                 checkpoint: meta.checkpoint,
                 floor: meta.floor,
-                durable_postings: meta.postings,
-                durable_blocks: meta.blocks,
+                next_run: meta.next_run,
+                runs: Arc::new(meta.runs),
             }),
             options,
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(Retired::default()),
             bulk_active: AtomicBool::new(false),
         };
         let state = match reason {
@@ -472,6 +520,7 @@ impl Index {
             m.active.add(docs);
             m.watermark = m.active.end_id;
             m.active.postings >= self.options.memtable_postings_max
+                || m.active.arena_bytes() >= self.options.memtable_postings_max.saturating_mul(32)
         };
         if full {
             self.flush()?;
@@ -494,68 +543,134 @@ impl Index {
         ActivityId(self.mem.read().floor)
     }
 
-    /// Writes the memtable as posting blocks plus the new checkpoint in one atomic sled
-    /// batch, then (with [`FlushSync::Always`]) waits for sled to make it durable.
-    /// Readers keep seeing every posting while this runs.
+    fn write_meta(&self, meta: &Meta) -> Result<()> {
+        self.db.insert(META_KEY, codec::encode_meta(meta))?;
+        if self.options.flush_sync == FlushSync::Always {
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the memtable as a new run (its blocks with plain inserts, then the meta
+    /// record naming it with the new checkpoint, one atomic insert), then (with
+    /// [`FlushSync::Always`]) waits for sled to make it durable. Merges runs while there
+    /// are more than `runs_max`. Readers keep seeing every posting while this runs.
     ///
     /// # Errors
     /// I/O or store errors; the memtable is kept and the next flush retries.
     pub fn flush(&self) -> Result<()> {
-        let _w = self.write_lock.lock();
-        loop {
-            let frozen = {
-                let mut m = self.mem.write();
-                if m.frozen.is_none() {
-                    if m.active.is_empty() {
-                        return Ok(());
-                    }
-                    let next = Memtable::new(m.active.end_id);
-                    let full = std::mem::replace(&mut m.active, next);
-                    m.frozen = Some(Arc::new(full));
+        let mut retired = self.write_lock.lock();
+        let frozen = {
+            let mut m = self.mem.write();
+            if m.frozen.is_none() {
+                if m.active.is_empty() {
+                    return Ok(());
                 }
-                match &m.frozen {
-                    Some(f) => Arc::clone(f),
-                    None => return Ok(()),
-                }
-            };
-            let (floor, postings0, blocks0) = {
-                let m = self.mem.read();
-                (m.floor, m.durable_postings, m.durable_blocks)
-            };
-            let mut batch = sled::Batch::default();
-            let (mut postings, mut blocks) = (0u64, 0u64);
-            frozen.blocks(self.options.block_postings_max, |k, v, n| -> Result<()> {
-                batch.insert(k, v);
-                postings += n as u64;
-                blocks += 1;
-                Ok(())
-            })?;
-            let meta = ready_meta(frozen.end_id, floor, postings0 + postings, blocks0 + blocks);
-            batch.insert(META_KEY, codec::encode_meta(&meta));
-            self.db.apply_batch(batch)?;
-            if self.options.flush_sync == FlushSync::Always {
-                self.db.flush()?;
+                let next = Memtable::new(m.active.end_id);
+                let full = std::mem::replace(&mut m.active, next);
+                m.frozen = Some(Arc::new(full));
             }
+            match &m.frozen {
+                Some(f) => Arc::clone(f),
+                None => return Ok(()),
+            }
+        };
+        let (floor, run_id) = {
+            let mut m = self.mem.write();
+            m.next_run += 1;
+            (m.floor, m.next_run - 1)
+        };
+        let run = run::write_memtable(
+            &self.db,
+            &frozen,
+            run_id,
+            floor,
+            self.options.block_postings_max,
+        )?;
+        let meta = {
+            let m = self.mem.read();
+            let mut meta = m.meta();
+            meta.checkpoint = frozen.end_id;
+            meta.runs.push(run);
+            meta
+        };
+        self.write_meta(&meta)?;
+        {
             let mut m = self.mem.write();
             m.checkpoint = frozen.end_id;
-            m.durable_postings = meta.postings;
-            m.durable_blocks = meta.blocks;
+            m.runs = Arc::new(meta.runs);
             m.frozen = None;
+        }
+        self.merge_runs(&mut retired)?;
+        self.purge(&mut retired)
+    }
+
+    /// Merges the adjacent pair of runs with the fewest postings until at most
+    /// `runs_max` runs are left.
+    fn merge_runs(&self, retired: &mut Retired) -> Result<()> {
+        loop {
+            let (runs, floor, run_id) = {
+                let mut m = self.mem.write();
+                if m.runs.len() <= self.options.runs_max {
+                    return Ok(());
+                }
+                m.next_run += 1;
+                (Arc::clone(&m.runs), m.floor, m.next_run - 1)
+            };
+            let Some(i) =
+                (0..runs.len() - 1).min_by_key(|&i| runs[i].postings + runs[i + 1].postings)
+            else {
+                return Ok(());
+            };
+            let merged = run::merge(
+                &self.db,
+                &runs[i..i + 2],
+                run_id,
+                floor,
+                self.options.block_postings_max,
+            )?;
+            let meta = {
+                let mut m = self.mem.write();
+                let mut list = m.runs.to_vec();
+                list.splice(i..i + 2, [merged]);
+                let old = std::mem::replace(&mut m.runs, Arc::new(list));
+                retired
+                    .pending
+                    .push((old, vec![runs[i].id, runs[i + 1].id]));
+                m.meta()
+            };
+            self.write_meta(&meta)?;
         }
     }
 
+    /// Deletes the blocks of retired runs that no reader can reach any more. The meta
+    /// record that dropped them was written first, so a crash leaves only garbage.
+    fn purge(&self, retired: &mut Retired) -> Result<()> {
+        let mut keep = Vec::new();
+        for (list, ids) in retired.pending.drain(..) {
+            if Arc::strong_count(&list) == 1 {
+                for id in ids {
+                    run::delete_run(&self.db, id)?;
+                }
+            } else {
+                keep.push((list, ids));
+            }
+        }
+        retired.pending = keep;
+        Ok(())
+    }
+
     /// After log retention removed ids below `first_id`: never return them again, and
-    /// delete the blocks that hold only such ids. If `first_id` is above the watermark,
-    /// the watermark and checkpoint move up to it (those ids will never be fed).
-    ///
-    /// The cleanup scans every block header once (cheap: no posting is decoded).
+    /// delete the runs, and the blocks of straddling runs, that hold only such ids. If
+    /// `first_id` is above the watermark, the watermark and checkpoint move up to it
+    /// (those ids will never be fed).
     ///
     /// # Errors
     /// I/O or store errors.
     pub fn set_floor(&self, first_id: ActivityId) -> Result<()> {
-        let _w = self.write_lock.lock();
+        let mut retired = self.write_lock.lock();
         let first_id = first_id.get();
-        let meta = {
+        let (meta, straddling) = {
             let mut m = self.mem.write();
             if first_id <= m.floor {
                 return Ok(());
@@ -567,46 +682,76 @@ impl Index {
                 m.watermark = first_id;
                 m.checkpoint = first_id;
             }
-            ready_meta(m.checkpoint, m.floor, m.durable_postings, m.durable_blocks)
+            let (dead, live): (Vec<Run>, Vec<Run>) =
+                m.runs.iter().partition(|r| r.end_id <= first_id);
+            let straddling: Vec<Run> = live
+                .iter()
+                .filter(|r| r.first_id < first_id)
+                .copied()
+                .collect();
+            // Ids below the floor are never fed again, so after a crash feeding resumes
+            // at the floor; every run ended at the old checkpoint, so none is left.
+            if first_id > m.checkpoint {
+                debug_assert!(live.is_empty());
+                m.checkpoint = first_id;
+            }
+            if !dead.is_empty() {
+                let old = std::mem::replace(&mut m.runs, Arc::new(live));
+                retired
+                    .pending
+                    .push((old, dead.iter().map(|r| r.id).collect()));
+            }
+            (m.meta(), straddling)
         };
         // Persist the floor first: deleted blocks are below it, so readers never notice.
-        self.db.insert(META_KEY, codec::encode_meta(&meta))?;
-        let mut removed_postings = 0u64;
-        let mut removed_blocks = 0u64;
-        let mut batch = sled::Batch::default();
-        let mut pending = 0usize;
-        for kv in self.db.range::<&[u8], _>(&[1u8][..]..) {
-            let (k, v) = kv?;
-            // Damaged blocks stay for verify() to report; readers reject them anyway.
-            let Ok(h) = codec::block_header(&k, &v) else {
-                continue;
-            };
-            if h.max_id < first_id {
-                batch.remove(k);
-                removed_postings += h.count;
-                removed_blocks += 1;
-                pending += 1;
-            }
-            if pending >= 16_384 {
-                self.commit_removals(std::mem::take(&mut batch), removed_postings, removed_blocks)?;
-                removed_postings = 0;
-                removed_blocks = 0;
-                pending = 0;
-            }
+        self.write_meta(&meta)?;
+        for r in straddling {
+            self.drop_blocks_below(r, first_id)?;
         }
-        self.commit_removals(batch, removed_postings, removed_blocks)?;
+        self.purge(&mut retired)?;
         if self.options.flush_sync == FlushSync::Always {
             self.db.flush()?;
         }
         Ok(())
     }
 
-    fn commit_removals(&self, mut batch: sled::Batch, postings: u64, blocks: u64) -> Result<()> {
+    /// Deletes the blocks of run `r` whose ids are all below `floor`.
+    fn drop_blocks_below(&self, r: Run, floor: u64) -> Result<()> {
+        let (mut postings, mut blocks) = (0u64, 0u64);
+        let mut batch = sled::Batch::default();
+        for family in codec::FAMILIES {
+            for kv in self.db.scan_prefix(codec::run_prefix(family, r.id)) {
+                let (k, v) = kv?;
+                // Damaged blocks stay for verify() to report; readers reject them anyway.
+                let Ok((n, _, max_id)) = codec::block_header(&k, &v) else {
+                    continue;
+                };
+                if max_id < floor {
+                    batch.remove(k);
+                    postings += u64::from(n);
+                    blocks += 1;
+                }
+            }
+        }
+        if blocks == 0 {
+            return Ok(());
+        }
         let meta = {
             let mut m = self.mem.write();
-            m.durable_postings = m.durable_postings.saturating_sub(postings);
-            m.durable_blocks = m.durable_blocks.saturating_sub(blocks);
-            ready_meta(m.checkpoint, m.floor, m.durable_postings, m.durable_blocks)
+            let list: Vec<Run> = m
+                .runs
+                .iter()
+                .map(|x| {
+                    let mut x = *x;
+                    if x.id == r.id {
+                        x.postings = x.postings.saturating_sub(postings);
+                        x.blocks = x.blocks.saturating_sub(blocks);
+                    }
+                    x
+                })
+                .collect();
+            m.runs = Arc::new(list);
+            m.meta()
         };
         batch.insert(META_KEY, codec::encode_meta(&meta));
         self.db.apply_batch(batch)?;
@@ -619,10 +764,11 @@ impl Index {
     /// I/O or store errors; a crash in the middle leaves an index that opens as
     /// [`RebuildReason::Interrupted`].
     pub fn clear(&self) -> Result<()> {
-        let _w = self.write_lock.lock();
-        let mut incomplete = ready_meta(0, 0, 0, 0);
-        incomplete.state = MetaState::Incomplete;
-        self.db.insert(META_KEY, codec::encode_meta(&incomplete))?;
+        let mut retired = self.write_lock.lock();
+        self.db.insert(
+            META_KEY,
+            codec::encode_meta(&empty_meta(MetaState::Incomplete)),
+        )?;
         {
             let mut m = self.mem.write();
             m.active = Memtable::new(0);
@@ -630,26 +776,28 @@ impl Index {
             m.watermark = 0;
             m.checkpoint = 0;
             m.floor = 0;
-            m.durable_postings = 0;
-            m.durable_blocks = 0;
+            m.next_run = 0;
+            m.runs = Arc::new(Vec::new());
         }
+        retired.pending.clear();
         self.db.clear()?;
         self.db
-            .insert(META_KEY, codec::encode_meta(&ready_meta(0, 0, 0, 0)))?;
+            .insert(META_KEY, codec::encode_meta(&empty_meta(MetaState::Ready)))?;
         self.db.flush()?;
         self.bulk_active.store(false, AtomicOrdering::Release);
         Ok(())
     }
 
-    /// The rebuild path: large sorted batches without the live path's atomic
-    /// per-flush batches. Needs an empty index (after [`clear`](Self::clear), and
-    /// [`set_floor`](Self::set_floor) if the log no longer starts at 0).
+    /// The rebuild path: large sorted runs written without the live path's meta
+    /// updates, merged down to `runs_max` at the end. Needs an empty index (after
+    /// [`clear`](Self::clear), and [`set_floor`](Self::set_floor) if the log no longer
+    /// starts at 0).
     pub fn bulk_loader(&self) -> BulkLoader<'_> {
         BulkLoader {
             index: self,
             mem: None,
-            postings: 0,
-            blocks: 0,
+            runs: Vec::new(),
+            next_run: 0,
         }
     }
 
@@ -661,6 +809,7 @@ impl Index {
                 checkpoint: m.checkpoint,
                 floor: m.floor,
                 frozen: m.frozen.clone(),
+                runs: Arc::clone(&m.runs),
             },
             m,
         )
@@ -685,7 +834,8 @@ impl Index {
         read::ValuePostings::new(
             snap,
             &m.active,
-            codec::primary_type_prefix(type_id),
+            codec::FAMILY_PRIMARY,
+            codec::primary_type_prefix(type_id.get()),
             key,
             order,
         )
@@ -704,20 +854,21 @@ impl Index {
         read::ValuePostings::new(
             snap,
             &m.active,
-            codec::attribute_type_prefix(type_id, attr),
+            codec::FAMILY_ATTRIBUTE,
+            codec::attribute_type_prefix(type_id.get(), attr.get()),
             key,
             order,
         )
     }
 
-    /// About how many activities a person has (block headers plus memory; ignores the
-    /// floor inside blocks that straddle it).
+    /// How many activities a person has (exact: it counts them).
     pub fn estimate_person(&self, person: PersonId) -> u64 {
         let (snap, m) = self.snapshot();
         read::estimate_person(&snap, &m.active, person)
     }
 
-    /// About how many activities of a type fall in `time` (counts of overlapping blocks).
+    /// About how many activities of a type fall in `time` (postings of overlapping
+    /// blocks: never fewer than the answer).
     pub fn estimate_type(&self, type_id: TypeId, time: TimeRange) -> u64 {
         let (snap, m) = self.snapshot();
         read::estimate_type(&snap, &m.active, type_id, time)
@@ -726,7 +877,13 @@ impl Index {
     /// About how many activities of a type have a primary value key in `key`.
     pub fn estimate_primary(&self, type_id: TypeId, key: KeyRange<'_>) -> u64 {
         let (snap, m) = self.snapshot();
-        read::estimate_values(&snap, &m.active, codec::primary_type_prefix(type_id), key)
+        read::estimate_values(
+            &snap,
+            &m.active,
+            codec::FAMILY_PRIMARY,
+            codec::primary_type_prefix(type_id.get()),
+            key,
+        )
     }
 
     /// About how many activities of a type have attribute `attr` with a value key in `key`.
@@ -735,7 +892,8 @@ impl Index {
         read::estimate_values(
             &snap,
             &m.active,
-            codec::attribute_type_prefix(type_id, attr),
+            codec::FAMILY_ATTRIBUTE,
+            codec::attribute_type_prefix(type_id.get(), attr.get()),
             key,
         )
     }
@@ -749,62 +907,54 @@ impl Index {
             watermark: ActivityId(m.watermark),
             checkpoint: ActivityId(m.checkpoint),
             floor: ActivityId(m.floor),
-            durable_postings: m.durable_postings,
-            durable_blocks: m.durable_blocks,
+            durable_postings: m.runs.iter().map(|r| r.postings).sum(),
+            durable_blocks: m.runs.iter().map(|r| r.blocks).sum(),
             memtable_postings: (m.active.postings + frozen) as u64,
             disk_bytes,
         }
     }
 
-    /// Decodes every block and the meta record; returns every damaged one.
+    /// Decodes every block of the live runs and the meta record; returns every damaged
+    /// one. Blocks of runs no longer listed (retired, awaiting deletion) are skipped.
     ///
     /// # Errors
     /// I/O or store errors while iterating.
     pub fn verify(&self) -> Result<Vec<IndexDamage>> {
+        let runs = Arc::clone(&self.mem.read().runs);
         let mut damage = Vec::new();
-        let mut push = |e: Error| {
-            if let Error::Corrupted {
-                family,
-                key,
-                position,
-                what,
-            } = e
-            {
-                damage.push(IndexDamage {
-                    family,
-                    key,
-                    position,
-                    what,
-                });
-            }
+        let mut push = |key: &[u8], b: codec::Bad| {
+            damage.push(IndexDamage {
+                family: codec::family_of(key),
+                key: key.to_vec(),
+                position: b.position,
+                what: b.what,
+            });
         };
-        let mut pp = Vec::new();
-        let mut tp = Vec::new();
-        let mut vp = Vec::new();
         for kv in self.db.iter() {
             let (k, v) = kv?;
-            pp.clear();
-            tp.clear();
-            vp.clear();
-            let r = match codec::family_of(&k) {
-                Family::Person => codec::decode_person_block(&k, &v, &mut pp).map(drop),
-                Family::Type => codec::decode_type_block(&k, &v, &mut tp).map(drop),
-                Family::Primary | Family::Attribute => {
-                    codec::decode_value_block(&k, &v, &mut vp).map(drop)
+            match codec::family_of(&k) {
+                Family::Person | Family::Type | Family::Primary | Family::Attribute => {
+                    let live = codec::key_run(&k).is_some_and(|r| runs.iter().any(|x| x.id == r));
+                    if !live {
+                        continue;
+                    }
+                    if let Err(b) = codec::BlockView::open(&k, &v).and_then(|view| view.check_all())
+                    {
+                        push(&k, b);
+                    }
                 }
-                Family::Meta if &*k == META_KEY => codec::decode_meta(&v)
-                    .map(drop)
-                    .map_err(|b| codec::corrupted(&k, b)),
-                Family::Meta | Family::Unknown => Err(codec::corrupted(
+                Family::Meta if &*k == META_KEY => {
+                    if let Err(b) = codec::decode_meta(&v) {
+                        push(&k, b);
+                    }
+                }
+                Family::Meta | Family::Unknown => push(
                     &k,
                     codec::Bad {
                         position: 0,
                         what: "unknown key",
                     },
-                )),
-            };
-            if let Err(e) = r {
-                push(e);
+                ),
             }
         }
         Ok(damage)
@@ -833,8 +983,8 @@ fn check_contiguous(watermark: u64, docs: &[IndexDoc<'_>]) -> Result<()> {
 pub struct BulkLoader<'a> {
     index: &'a Index,
     mem: Option<Memtable>,
-    postings: u64,
-    blocks: u64,
+    runs: Vec<Run>,
+    next_run: u64,
 }
 
 impl BulkLoader<'_> {
@@ -843,20 +993,22 @@ impl BulkLoader<'_> {
         if ix.bulk_active.swap(true, AtomicOrdering::AcqRel) {
             return Err(Error::BulkLoadActive);
         }
-        let (start, floor) = {
+        let (start, floor, next_run) = {
             let m = ix.mem.read();
-            if !m.active.is_empty() || m.frozen.is_some() || m.durable_blocks != 0 {
+            if !m.active.is_empty() || m.frozen.is_some() || !m.runs.is_empty() {
                 ix.bulk_active.store(false, AtomicOrdering::Release);
                 return Err(Error::NotEmpty {
                     what: "index has postings",
                 });
             }
-            (m.watermark, m.floor)
+            (m.watermark, m.floor, m.next_run)
         };
-        let mut meta = ready_meta(start, floor, 0, 0);
-        meta.state = MetaState::Incomplete;
+        let mut meta = empty_meta(MetaState::Incomplete);
+        meta.checkpoint = start;
+        meta.floor = floor;
         ix.db.insert(META_KEY, codec::encode_meta(&meta))?;
         self.mem = Some(Memtable::new(start));
+        self.next_run = next_run;
         Ok(())
     }
 
@@ -875,36 +1027,35 @@ impl BulkLoader<'_> {
         check_contiguous(mem.end_id, docs)?;
         mem.add(docs);
         if mem.postings >= self.index.options.bulk_postings_max {
-            self.write_blocks()?;
+            self.write_run()?;
         }
         Ok(())
     }
 
-    fn write_blocks(&mut self) -> Result<()> {
+    fn write_run(&mut self) -> Result<()> {
         let Some(mem) = self.mem.take() else {
             return Ok(());
         };
-        let tree: &sled::Tree = &self.index.db;
-        let (mut postings, mut blocks) = (0u64, 0u64);
-        // Plain inserts: the meta record says "incomplete" until finish, so atomicity
-        // is not needed here, and sled's batches cost more than single inserts.
-        mem.blocks(
-            self.index.options.block_postings_max,
-            |k, v, n| -> Result<()> {
-                tree.insert(k, v)?;
-                postings += n as u64;
-                blocks += 1;
-                Ok(())
-            },
-        )?;
-        self.postings += postings;
-        self.blocks += blocks;
-        self.mem = Some(Memtable::new(mem.end_id));
+        let ix = self.index;
+        let end = mem.end_id;
+        if !mem.is_empty() {
+            let floor = ix.mem.read().floor;
+            let run = run::write_memtable(
+                &ix.db,
+                &mem,
+                self.next_run,
+                floor,
+                ix.options.block_postings_max,
+            )?;
+            self.next_run += 1;
+            self.runs.push(run);
+        }
+        self.mem = Some(Memtable::new(end));
         Ok(())
     }
 
-    /// Writes the rest, then the checkpoint, and makes the load visible and durable.
-    /// Returns the new checkpoint.
+    /// Writes the rest, merges runs down to `runs_max`, then writes the checkpoint and
+    /// makes the load visible and durable. Returns the new checkpoint.
     ///
     /// # Errors
     /// I/O or store errors.
@@ -913,9 +1064,37 @@ impl BulkLoader<'_> {
         let Some(end) = self.mem.as_ref().map(|m| m.end_id) else {
             return Ok(ix.checkpoint());
         };
-        self.write_blocks()?;
+        self.write_run()?;
         let floor = ix.mem.read().floor;
-        let meta = ready_meta(end, floor, self.postings, self.blocks);
+        // Nothing is visible yet: merged inputs are deleted at once.
+        while self.runs.len() > ix.options.runs_max {
+            let runs = &self.runs;
+            let Some(i) =
+                (0..runs.len() - 1).min_by_key(|&i| runs[i].postings + runs[i + 1].postings)
+            else {
+                break;
+            };
+            let merged = run::merge(
+                &ix.db,
+                &runs[i..i + 2],
+                self.next_run,
+                floor,
+                ix.options.block_postings_max,
+            )?;
+            self.next_run += 1;
+            let old: Vec<Run> = self.runs.splice(i..i + 2, [merged]).collect();
+            for r in old {
+                run::delete_run(&ix.db, r.id)?;
+            }
+        }
+        let meta = Meta {
+            format_version: FORMAT_VERSION,
+            state: MetaState::Ready,
+            checkpoint: end,
+            floor,
+            next_run: self.next_run,
+            runs: self.runs.clone(),
+        };
         ix.db.insert(META_KEY, codec::encode_meta(&meta))?;
         ix.db.flush()?;
         {
@@ -923,8 +1102,8 @@ impl BulkLoader<'_> {
             m.active = Memtable::new(end);
             m.watermark = end;
             m.checkpoint = end;
-            m.durable_postings = self.postings;
-            m.durable_blocks = self.blocks;
+            m.next_run = self.next_run;
+            m.runs = Arc::new(std::mem::take(&mut self.runs));
         }
         ix.bulk_active.store(false, AtomicOrdering::Release);
         Ok(ActivityId(end))

@@ -1,43 +1,31 @@
-//! The in-memory table of postings for ids from the checkpoint on, and its conversion
-//! into immutable posting blocks.
+//! The in-memory table of postings for ids from the checkpoint on: append-only vectors
+//! of fixed-size entries, sorted once per family when a flush turns them into a run.
+//!
+//! Adding a document costs a few pushes and no lookup in any map: the by-person and
+//! by-type families share one 24-byte entry per document (the id is implicit in the
+//! position), and each value posting is a 12-byte entry pointing at its escaped key in
+//! an arena. Readers scan the table linearly; it is bounded by
+//! `memtable_postings_max`.
 
-use crate::codec::{self, TYPE_BLOCK_SPAN_MS_MAX};
-use crate::{IndexDoc, PersonPosting, TypePosting, ValuePosting};
-use actlog_model::{PersonId, TypeId};
+use crate::codec::{self, okey, Post, FAMILY_PERSON, FAMILY_PRIMARY};
+use crate::IndexDoc;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A multiplicative hasher for integer keys: SipHash costs more than the rest of an add.
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
+/// One document's by-person and by-type fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DocEntry {
+    pub person: u64,
+    pub occ: i64,
+    pub type_id: u32,
 }
 
-pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+/// One value posting: its escaped group key in the arena and the document it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueEntry {
+    pub key_start: u32,
+    pub key_end: u32,
+    pub doc: u32,
+}
 
 /// Postings of a contiguous id range `[first_id, end_id)`, not yet in sled.
 #[derive(Debug, Default)]
@@ -45,13 +33,10 @@ pub(crate) struct Memtable {
     pub first_id: u64,
     pub end_id: u64,
     pub postings: usize,
-    pub persons: IntMap<PersonId, Vec<PersonPosting>>,
-    pub types: IntMap<TypeId, Vec<TypePosting>>,
-    /// Keyed by the value-family key prefix (family | type | [attr] | escaped value).
-    /// A hash map: an ordered map cost several microseconds per document here (long
-    /// shared key prefixes); range reads sort the few matching keys instead.
-    pub values: IntMap<Vec<u8>, Vec<ValuePosting>>,
-    scratch: Vec<u8>,
+    pub docs: Vec<DocEntry>,
+    pub primary: Vec<ValueEntry>,
+    pub attribute: Vec<ValueEntry>,
+    pub arena: Vec<u8>,
 }
 
 impl Memtable {
@@ -67,104 +52,149 @@ impl Memtable {
         self.end_id == self.first_id
     }
 
+    /// Bytes held, about (for the memory bound).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
     /// Adds documents whose ids the caller has checked to continue `end_id`.
     pub fn add(&mut self, docs: &[IndexDoc<'_>]) {
+        self.docs.reserve(docs.len());
         for d in docs {
             debug_assert_eq!(d.id.get(), self.end_id);
-            self.persons
-                .entry(d.person)
-                .or_default()
-                .push(PersonPosting {
-                    id: d.id,
-                    type_id: d.type_id,
-                    occurred_at_ms: d.occurred_at_ms,
-                });
-            self.types.entry(d.type_id).or_default().push(TypePosting {
-                id: d.id,
-                person: d.person,
-                occurred_at_ms: d.occurred_at_ms,
+            let doc = self.docs.len() as u32;
+            self.docs.push(DocEntry {
+                person: d.person.get(),
+                occ: d.occurred_at_ms,
+                type_id: d.type_id.get(),
             });
             self.postings += 2;
-            let vp = ValuePosting {
-                id: d.id,
-                occurred_at_ms: d.occurred_at_ms,
-            };
             if let Some(k) = d.primary_key {
-                self.scratch.clear();
-                self.scratch.push(codec::FAMILY_PRIMARY);
-                self.scratch
-                    .extend_from_slice(&d.type_id.get().to_be_bytes());
-                codec::escape_into(&mut self.scratch, k);
-                self.push_value(vp);
+                let key_start = self.arena.len() as u32;
+                self.arena.extend_from_slice(&d.type_id.get().to_be_bytes());
+                codec::escape_into(&mut self.arena, k);
+                self.primary.push(ValueEntry {
+                    key_start,
+                    key_end: self.arena.len() as u32,
+                    doc,
+                });
+                self.postings += 1;
             }
             for &(attr, k) in d.attributes {
-                self.scratch.clear();
-                self.scratch.push(codec::FAMILY_ATTRIBUTE);
-                self.scratch
-                    .extend_from_slice(&d.type_id.get().to_be_bytes());
-                self.scratch.extend_from_slice(&attr.get().to_be_bytes());
-                codec::escape_into(&mut self.scratch, k);
-                self.push_value(vp);
+                let key_start = self.arena.len() as u32;
+                self.arena.extend_from_slice(&d.type_id.get().to_be_bytes());
+                self.arena.extend_from_slice(&attr.get().to_be_bytes());
+                codec::escape_into(&mut self.arena, k);
+                self.attribute.push(ValueEntry {
+                    key_start,
+                    key_end: self.arena.len() as u32,
+                    doc,
+                });
+                self.postings += 1;
             }
             self.end_id += 1;
         }
     }
 
-    fn push_value(&mut self, vp: ValuePosting) {
-        if let Some(v) = self.values.get_mut(self.scratch.as_slice()) {
-            v.push(vp);
-        } else {
-            self.values.insert(self.scratch.clone(), vec![vp]);
-        }
-        self.postings += 1;
+    pub fn id_of(&self, doc: u32) -> u64 {
+        self.first_id + u64::from(doc)
     }
 
-    /// Cuts the memtable into posting blocks, calling `emit(key, value, postings)` for
-    /// each. A block holds at most `block_postings_max` postings; a by-type block also
-    /// spans at most [`TYPE_BLOCK_SPAN_MS_MAX`].
-    pub fn blocks<E>(
+    pub fn key(&self, v: &ValueEntry) -> &[u8] {
+        &self.arena[v.key_start as usize..v.key_end as usize]
+    }
+
+    pub fn values(&self, family: u8) -> &[ValueEntry] {
+        if family == FAMILY_PRIMARY {
+            &self.primary
+        } else {
+            &self.attribute
+        }
+    }
+
+    /// The posting of document `doc` in `family`.
+    pub fn post(&self, family: u8, doc: u32) -> Post {
+        let d = self.docs[doc as usize];
+        let aux = match family {
+            FAMILY_PERSON => u64::from(d.type_id),
+            codec::FAMILY_TYPE => d.person,
+            _ => 0,
+        };
+        Post {
+            id: self.id_of(doc),
+            occ: d.occ,
+            aux,
+        }
+    }
+
+    /// Calls `emit(group, postings)` for every group of `family`, in (group, position)
+    /// order, skipping ids below `floor`.
+    pub fn groups<E>(
         &self,
-        block_postings_max: usize,
-        mut emit: impl FnMut(&[u8], Vec<u8>, usize) -> Result<(), E>,
+        family: u8,
+        floor: u64,
+        mut emit: impl FnMut(&[u8], &[Post]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let max = block_postings_max.max(1);
-        for (&person, posts) in &self.persons {
-            for chunk in posts.chunks(max) {
-                let Some(first) = chunk.first() else { continue };
-                let key = codec::person_key(person, first.id.get());
-                let value = codec::encode_person_block(&key, chunk);
-                emit(&key, value, chunk.len())?;
-            }
-        }
-        let mut sorted: Vec<TypePosting> = Vec::new();
-        for (&type_id, posts) in &self.types {
-            sorted.clear();
-            sorted.extend_from_slice(posts);
-            sorted.sort_unstable_by_key(|p| (p.occurred_at_ms, p.id));
-            let mut start = 0;
-            while start < sorted.len() {
-                let min_occ = sorted[start].occurred_at_ms;
-                let mut end = start + 1;
-                while end < sorted.len()
-                    && end - start < max
-                    && sorted[end].occurred_at_ms.saturating_sub(min_occ) <= TYPE_BLOCK_SPAN_MS_MAX
-                {
-                    end += 1;
+        let mut posts: Vec<Post> = Vec::new();
+        let skip = floor
+            .saturating_sub(self.first_id)
+            .min(self.docs.len() as u64) as u32;
+        match family {
+            FAMILY_PERSON => {
+                let mut order: Vec<(u64, u32)> = (skip..self.docs.len() as u32)
+                    .map(|i| (self.docs[i as usize].person, i))
+                    .collect();
+                order.sort_unstable();
+                for chunk in order.chunk_by(|a, b| a.0 == b.0) {
+                    posts.clear();
+                    posts.extend(chunk.iter().map(|&(_, i)| self.post(family, i)));
+                    emit(&codec::person_group(chunk[0].0), &posts)?;
                 }
-                let (key, value) = codec::encode_type_block(type_id, &sorted[start..end]);
-                emit(&key, value, end - start)?;
-                start = end;
             }
-        }
-        let mut key = Vec::new();
-        for (prefix, posts) in &self.values {
-            for chunk in posts.chunks(max) {
-                let Some(first) = chunk.first() else { continue };
-                key.clear();
-                key.extend_from_slice(prefix);
-                key.extend_from_slice(&first.id.get().to_be_bytes());
-                let value = codec::encode_value_block(&key, chunk);
-                emit(&key, value, chunk.len())?;
+            codec::FAMILY_TYPE => {
+                let mut order: Vec<(u32, u64, u32)> = (skip..self.docs.len() as u32)
+                    .map(|i| {
+                        let d = &self.docs[i as usize];
+                        (d.type_id, okey(d.occ), i)
+                    })
+                    .collect();
+                order.sort_unstable();
+                for chunk in order.chunk_by(|a, b| a.0 == b.0) {
+                    posts.clear();
+                    posts.extend(chunk.iter().map(|&(_, _, i)| self.post(family, i)));
+                    emit(&codec::type_group(chunk[0].0), &posts)?;
+                }
+            }
+            _ => {
+                // Rank the distinct keys (few) once, then sort plain integers: sorting
+                // a million postings by key bytes cost seconds.
+                let values = self.values(family);
+                let mut ranks: HashMap<&[u8], u32> = HashMap::new();
+                for v in values.iter().filter(|v| v.doc >= skip) {
+                    let n = ranks.len() as u32;
+                    ranks.entry(self.key(v)).or_insert(n);
+                }
+                let mut keys: Vec<(&[u8], u32)> = ranks.iter().map(|(k, &r)| (*k, r)).collect();
+                keys.sort_unstable();
+                let mut rank_of = vec![0u32; keys.len()];
+                for (sorted, &(_, r)) in keys.iter().enumerate() {
+                    rank_of[r as usize] = sorted as u32;
+                }
+                let mut order: Vec<u64> = values
+                    .iter()
+                    .filter(|v| v.doc >= skip)
+                    .map(|v| {
+                        let r = ranks.get(self.key(v)).map_or(0, |&r| rank_of[r as usize]);
+                        (u64::from(r) << 32) | u64::from(v.doc)
+                    })
+                    .collect();
+                order.sort_unstable();
+                for chunk in order.chunk_by(|a, b| a >> 32 == b >> 32) {
+                    posts.clear();
+                    posts.extend(chunk.iter().map(|&o| self.post(family, o as u32)));
+                    let key = keys.get((chunk[0] >> 32) as usize).map_or(&[][..], |k| k.0);
+                    emit(key, &posts)?;
+                }
             }
         }
         Ok(())

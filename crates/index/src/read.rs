@@ -1,17 +1,60 @@
-//! Lazy readers: each merges sled blocks (ids below the snapshot's checkpoint) with the
+//! Lazy readers: each merges the runs of a snapshot (ids below its checkpoint) with the
 //! memtables (ids from it), and drops ids below the floor.
+//!
+//! Every family is one order of sort keys `group ++ position` (person ++ id, type ++
+//! occurred_at ++ id, value ++ id). A lookup is a range `[lo, hi)` of sort keys; each run
+//! answers it by seeking the block whose first key is at or before `lo` (or before `hi`
+//! going down), binary-searching that block's directory and decoding only the groups in
+//! range. Runs cover disjoint, increasing id ranges, so a person's postings come run by
+//! run (newest first for "latest 100"), while by-type and by-value results are merged
+//! across runs by sort key.
 
-use crate::codec::{self, occ_key, TYPE_BLOCK_SPAN_MS_MAX};
-use crate::error::{Error, Result};
+use crate::codec::{self, cmp_concat, BlockView, Post, Run};
+use crate::error::Result;
 use crate::memtable::Memtable;
 use crate::{
     IdRange, KeyRange, Order, PersonPosting, Snapshot, TimeRange, TypePosting, ValuePosting,
 };
-use actlog_model::{PersonId, TypeId};
-use std::collections::BinaryHeap;
+use actlog_model::{ActivityId, PersonId, TypeId};
+use std::cmp::Ordering;
 use std::ops::Bound;
+use std::sync::Arc;
 
-type Kv = (sled::IVec, sled::IVec);
+/// A range of sort keys of one family: `lo` included, `hi` excluded (`None`: no end).
+#[derive(Debug, Clone)]
+pub(crate) struct Bounds {
+    pub family: u8,
+    pub lo: Vec<u8>,
+    pub hi: Option<Vec<u8>>,
+}
+
+impl Bounds {
+    fn pos_bytes(&self) -> usize {
+        codec::pos_bytes(self.family)
+    }
+
+    /// Whether group `g` lies below (`Less`), inside or across (`Equal`) or above the range.
+    fn group_cmp(&self, g: &[u8]) -> Ordering {
+        let pb = self.pos_bytes();
+        if cmp_concat(g, &[0xff; 16][..pb], &self.lo) == Ordering::Less {
+            return Ordering::Less;
+        }
+        match &self.hi {
+            Some(hi) if cmp_concat(g, &[0u8; 16][..pb], hi) != Ordering::Less => Ordering::Greater,
+            _ => Ordering::Equal,
+        }
+    }
+
+    fn contains(&self, g: &[u8], p: &Post) -> bool {
+        let pos = codec::pos_of(self.family, p);
+        let pos = &pos[..self.pos_bytes()];
+        cmp_concat(g, pos, &self.lo) != Ordering::Less
+            && self
+                .hi
+                .as_ref()
+                .is_none_or(|hi| cmp_concat(g, pos, hi) == Ordering::Less)
+    }
+}
 
 /// sled's iterator, which has no `Debug`.
 struct SledIter(sled::Iter);
@@ -22,365 +65,268 @@ impl std::fmt::Debug for SledIter {
     }
 }
 
-fn next_kv(iter: &mut SledIter, order: Order) -> Option<Result<Kv>> {
-    let r = match order {
-        Order::Ascending => iter.0.next(),
-        Order::Descending => iter.0.next_back(),
-    };
-    r.map(|r| r.map_err(Error::from))
-}
-
-/// Memtables of a snapshot, oldest first.
-fn memtables<'m>(snap: &'m Snapshot, active: &'m Memtable) -> impl Iterator<Item = &'m Memtable> {
-    snap.frozen
-        .as_deref()
-        .into_iter()
-        .chain(std::iter::once(active))
-}
-
-// ---- by person -----------------------------------------------------------------------
-
-/// Lazy iterator over a person's postings; see [`Index::person`](crate::Index::person).
+/// One run's answer to a range, a block at a time.
 #[derive(Debug)]
-pub struct PersonPostings {
+struct RunCursor {
     tree: sled::Tree,
-    person: PersonId,
-    lo: u64,
-    sled_hi: u64,
+    run: u64,
+    bounds: Arc<Bounds>,
     order: Order,
-    /// Memtable postings, arranged so that `pop` yields them in order.
-    mem: Vec<PersonPosting>,
+    floor: u64,
     iter: Option<SledIter>,
-    sled_done: bool,
-    /// The current block, arranged so that `pop` yields it in order.
-    buf: Vec<PersonPosting>,
-    scratch: Vec<PersonPosting>,
-    failed: bool,
+    done: bool,
+    /// Groups of the current block in output order, each with postings in output order.
+    groups: Vec<(Arc<[u8]>, Vec<Post>)>,
+    gi: usize,
+    pi: usize,
 }
 
-impl PersonPostings {
-    pub(crate) fn new(
-        snap: Snapshot,
-        active: &Memtable,
-        person: PersonId,
-        range: IdRange,
-        order: Order,
-    ) -> Self {
-        let lo = range.start.get().max(snap.floor);
-        let hi = range.end.get();
-        let mut mem: Vec<PersonPosting> = memtables(&snap, active)
-            .filter_map(|m| m.persons.get(&person))
-            .flat_map(|v| v.iter())
-            .filter(|p| p.id.get() >= lo && p.id.get() < hi)
-            .copied()
-            .collect();
-        if order == Order::Ascending {
-            mem.reverse();
-        }
-        PersonPostings {
-            person,
-            lo,
-            sled_hi: hi.min(snap.checkpoint),
+impl RunCursor {
+    fn new(tree: sled::Tree, run: &Run, bounds: Arc<Bounds>, order: Order, floor: u64) -> Self {
+        RunCursor {
+            tree,
+            run: run.id,
+            bounds,
             order,
-            mem,
+            floor,
             iter: None,
-            sled_done: lo >= hi.min(snap.checkpoint),
-            buf: Vec::new(),
-            scratch: Vec::new(),
-            failed: false,
-            tree: snap.tree,
+            done: run.end_id <= floor,
+            groups: Vec::new(),
+            gi: 0,
+            pi: 0,
         }
     }
 
-    fn open_iter(&self) -> Result<SledIter> {
-        let end = codec::person_key(self.person, self.sled_hi);
+    fn key(&self, sort_key: &[u8]) -> Vec<u8> {
+        codec::block_key(self.bounds.family, self.run, sort_key)
+    }
+
+    fn end_key(&self) -> Vec<u8> {
+        match &self.bounds.hi {
+            Some(hi) => self.key(hi),
+            None => {
+                let p = codec::run_prefix(self.bounds.family, self.run);
+                codec::prefix_successor(&p).unwrap_or_else(|| vec![0xff; 10])
+            }
+        }
+    }
+
+    fn open(&mut self) -> Result<()> {
+        let prefix = codec::run_prefix(self.bounds.family, self.run).to_vec();
+        let end = self.end_key();
         let start = match self.order {
-            Order::Descending => codec::person_key(self.person, 0).to_vec(),
+            Order::Descending => prefix,
             Order::Ascending => {
                 // The block holding `lo` starts at or before it.
-                let lo_key = codec::person_key(self.person, self.lo);
-                let from = codec::person_key(self.person, 0);
-                match self.tree.range(from..=lo_key).next_back() {
-                    Some(r) => r?.0.to_vec(),
-                    None => lo_key.to_vec(),
+                let lo = self.key(&self.bounds.lo);
+                match self.tree.range(prefix.clone()..=lo).next_back() {
+                    Some(kv) => kv?.0.to_vec(),
+                    None => prefix,
                 }
             }
         };
-        Ok(SledIter(self.tree.range(start..end.to_vec())))
+        self.iter = Some(SledIter(self.tree.range(start..end)));
+        Ok(())
     }
 
-    /// Loads the next block into `buf`; `false` when sled has no more.
+    /// Loads the next block with postings in range; `false` when the run has no more.
     fn load(&mut self) -> Result<bool> {
-        if self.iter.is_none() {
-            self.iter = Some(self.open_iter()?);
+        loop {
+            if self.done {
+                return Ok(false);
+            }
+            if self.iter.is_none() {
+                self.open()?;
+            }
+            let Some(iter) = self.iter.as_mut() else {
+                return Ok(false);
+            };
+            let next = match self.order {
+                Order::Ascending => iter.0.next(),
+                Order::Descending => iter.0.next_back(),
+            };
+            let Some(kv) = next else {
+                self.done = true;
+                return Ok(false);
+            };
+            let (k, v) = kv?;
+            let view = BlockView::open(&k, &v).map_err(|b| codec::corrupted(&k, b))?;
+            let sort_key = &k[codec::RUN_PREFIX_BYTES..];
+            if self.order == Order::Descending && sort_key <= self.bounds.lo.as_slice() {
+                // Earlier blocks hold only smaller keys.
+                self.done = true;
+            }
+            self.groups.clear();
+            (self.gi, self.pi) = (0, 0);
+            if view.max_id < self.floor {
+                continue;
+            }
+            let b = &self.bounds;
+            let mut g = view.lower_bound(|g| b.group_cmp(g));
+            while g < view.groups() && b.group_cmp(view.group_key(g)) == Ordering::Equal {
+                let key = view.group_key(g);
+                let mut posts = Vec::new();
+                view.decode_group(g, &mut posts)
+                    .map_err(|e| codec::corrupted(&k, e))?;
+                let floor = self.floor;
+                posts.retain(|p| p.id >= floor && b.contains(key, p));
+                if !posts.is_empty() {
+                    if self.order == Order::Descending {
+                        posts.reverse();
+                    }
+                    self.groups.push((Arc::from(key), posts));
+                }
+                g += 1;
+            }
+            if self.order == Order::Descending {
+                self.groups.reverse();
+            }
+            if !self.groups.is_empty() {
+                return Ok(true);
+            }
         }
-        let Some(iter) = self.iter.as_mut() else {
-            return Ok(false);
-        };
-        let Some(kv) = next_kv(iter, self.order) else {
-            return Ok(false);
-        };
-        let (k, v) = kv?;
-        self.scratch.clear();
-        codec::decode_person_block(&k, &v, &mut self.scratch)?;
-        let (lo, hi) = (self.lo, self.sled_hi);
-        self.buf.extend(
-            self.scratch
-                .iter()
-                .filter(|p| p.id.get() >= lo && p.id.get() < hi),
-        );
-        if self.order == Order::Ascending {
-            self.buf.reverse();
-        } else if codec::key_first_id(&k).is_some_and(|f| f <= lo) {
-            // Earlier blocks hold only smaller ids.
-            self.sled_done = true;
-        }
-        Ok(true)
     }
 }
 
-impl Iterator for PersonPostings {
-    type Item = Result<PersonPosting>;
+/// One input of a merge: a run, or memtable postings collected up front.
+#[derive(Debug)]
+enum Source {
+    Run(Box<RunCursor>),
+    /// Items in output order.
+    Mem(Vec<(Arc<[u8]>, Post)>, usize),
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        if self.order == Order::Descending {
-            if let Some(p) = self.mem.pop() {
-                return Some(Ok(p));
-            }
-        }
-        loop {
-            if let Some(p) = self.buf.pop() {
-                return Some(Ok(p));
-            }
-            if self.sled_done {
-                return self.mem.pop().map(Ok);
-            }
-            match self.load() {
-                Ok(true) => {}
-                Ok(false) => self.sled_done = true,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
+impl Source {
+    fn fill(&mut self) -> Result<()> {
+        if let Source::Run(c) = self {
+            loop {
+                if c.gi < c.groups.len() {
+                    if c.pi < c.groups[c.gi].1.len() {
+                        return Ok(());
+                    }
+                    c.gi += 1;
+                    c.pi = 0;
+                    continue;
+                }
+                if !c.load()? {
+                    return Ok(());
                 }
             }
         }
+        Ok(())
+    }
+
+    fn head(&self) -> Option<(&Arc<[u8]>, Post)> {
+        match self {
+            Source::Run(c) => {
+                let (g, posts) = c.groups.get(c.gi)?;
+                Some((g, *posts.get(c.pi)?))
+            }
+            Source::Mem(items, i) => items.get(*i).map(|(g, p)| (g, *p)),
+        }
+    }
+
+    fn advance(&mut self) {
+        match self {
+            Source::Run(c) => c.pi += 1,
+            Source::Mem(_, i) => *i += 1,
+        }
     }
 }
 
-// ---- by type -------------------------------------------------------------------------
-
-fn okey(occ: i64) -> u64 {
-    u64::from_be_bytes(occ_key(occ))
-}
-
-/// Lazy k-way merge of the by-type blocks that overlap a time range; see
-/// [`Index::by_type`](crate::Index::by_type).
+/// A lazy merge of sources by sort key; with `sequential`, the sources are already in
+/// output order and are drained one after the other.
 #[derive(Debug)]
-pub struct TypePostings {
-    tree: sled::Tree,
-    type_id: TypeId,
-    start_ms: i64,
-    end_ms: i64,
-    floor: u64,
-    checkpoint: u64,
+struct Merge {
+    family: u8,
     order: Order,
-    iter: Option<SledIter>,
-    sled_done: bool,
-    /// Peeked next block: its min occurred_at, key and value.
-    next_block: Option<(i64, Kv)>,
-    /// Open blocks, each arranged so that `pop` yields its next posting.
-    slots: Vec<Vec<TypePosting>>,
-    free_slots: Vec<usize>,
-    /// (order key, id key, slot): the max is the next posting to emit.
-    heap: BinaryHeap<(u64, u64, usize)>,
-    scratch: Vec<TypePosting>,
+    sequential: bool,
+    sources: Vec<Source>,
     failed: bool,
 }
 
-impl TypePostings {
-    pub(crate) fn new(
-        snap: Snapshot,
-        active: &Memtable,
-        type_id: TypeId,
-        time: TimeRange,
-        order: Order,
-    ) -> Self {
-        let (a, b, floor) = (time.start_ms, time.end_ms, snap.floor);
-        let mut mem: Vec<TypePosting> = memtables(&snap, active)
-            .filter_map(|m| m.types.get(&type_id))
-            .flat_map(|v| v.iter())
-            .filter(|p| p.occurred_at_ms >= a && p.occurred_at_ms < b && p.id.get() >= floor)
-            .copied()
-            .collect();
-        mem.sort_unstable_by_key(|p| (p.occurred_at_ms, p.id));
-        let mut this = TypePostings {
-            type_id,
-            start_ms: a,
-            end_ms: b,
-            floor,
-            checkpoint: snap.checkpoint,
-            order,
-            iter: None,
-            sled_done: a >= b || floor >= snap.checkpoint,
-            next_block: None,
-            slots: Vec::new(),
-            free_slots: Vec::new(),
-            heap: BinaryHeap::new(),
-            scratch: Vec::new(),
-            failed: false,
-            tree: snap.tree,
-        };
-        this.add_slot(mem);
-        this
-    }
-
-    fn heap_key(&self, p: &TypePosting) -> (u64, u64) {
-        match self.order {
-            Order::Ascending => (u64::MAX - okey(p.occurred_at_ms), u64::MAX - p.id.get()),
-            Order::Descending => (okey(p.occurred_at_ms), p.id.get()),
-        }
-    }
-
-    fn occ_of(&self, k: u64) -> i64 {
-        let o = match self.order {
-            Order::Ascending => u64::MAX - k,
-            Order::Descending => k,
-        };
-        codec::occ_from_key(o.to_be_bytes())
-    }
-
-    /// `postings` sorted ascending by (occurred_at, id).
-    fn add_slot(&mut self, mut postings: Vec<TypePosting>) {
-        if postings.is_empty() {
-            return;
-        }
-        if self.order == Order::Ascending {
-            postings.reverse();
-        }
-        let Some(top) = postings.last().copied() else {
-            return;
-        };
-        let (k1, k2) = self.heap_key(&top);
-        let slot = match self.free_slots.pop() {
-            Some(s) => {
-                self.slots[s] = postings;
-                s
-            }
-            None => {
-                self.slots.push(postings);
-                self.slots.len() - 1
-            }
-        };
-        self.heap.push((k1, k2, slot));
-    }
-
-    fn peek_block(&mut self) -> Result<()> {
-        if self.next_block.is_some() || self.sled_done {
-            return Ok(());
-        }
-        if self.iter.is_none() {
-            let from = codec::type_key(
-                self.type_id,
-                self.start_ms.saturating_sub(TYPE_BLOCK_SPAN_MS_MAX),
-                0,
-            );
-            let to = codec::type_key(self.type_id, self.end_ms, 0);
-            self.iter = Some(SledIter(self.tree.range(from..to)));
-        }
-        let Some(iter) = self.iter.as_mut() else {
-            return Ok(());
-        };
-        match next_kv(iter, self.order) {
-            None => self.sled_done = true,
-            Some(kv) => {
-                let (k, v) = kv?;
-                let (min_occ, _) = codec::type_key_fields(&k).ok_or_else(|| {
-                    codec::corrupted(
-                        &k,
-                        codec::Bad {
-                            position: 0,
-                            what: "malformed key",
-                        },
-                    )
-                })?;
-                if self.order == Order::Descending
-                    && min_occ.saturating_add(TYPE_BLOCK_SPAN_MS_MAX) < self.start_ms
-                {
-                    self.sled_done = true;
-                } else {
-                    self.next_block = Some((min_occ, (k, v)));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn load_block(&mut self, (k, v): Kv) -> Result<()> {
-        self.scratch.clear();
-        codec::decode_type_block(&k, &v, &mut self.scratch)?;
-        let (a, b, lo, hi) = (self.start_ms, self.end_ms, self.floor, self.checkpoint);
-        let postings: Vec<TypePosting> = self
-            .scratch
+impl Merge {
+    fn new(snap: &Snapshot, mem: Vec<(Arc<[u8]>, Post)>, bounds: Bounds, order: Order) -> Self {
+        let family = bounds.family;
+        let bounds = Arc::new(bounds);
+        let mut runs: Vec<Source> = snap
+            .runs
             .iter()
-            .filter(|p| {
-                p.occurred_at_ms >= a && p.occurred_at_ms < b && p.id.get() >= lo && p.id.get() < hi
+            .filter(|r| r.end_id > snap.floor)
+            .map(|r| {
+                Source::Run(Box::new(RunCursor::new(
+                    snap.tree.clone(),
+                    r,
+                    Arc::clone(&bounds),
+                    order,
+                    snap.floor,
+                )))
             })
-            .copied()
             .collect();
-        self.add_slot(postings);
-        Ok(())
-    }
-
-    fn step(&mut self) -> Result<Option<TypePosting>> {
-        loop {
-            self.peek_block()?;
-            if let Some((min_occ, _)) = &self.next_block {
-                let min_occ = *min_occ;
-                let must_load = match self.heap.peek() {
-                    None => true,
-                    Some(&(k1, _, _)) => {
-                        let occ = self.occ_of(k1);
-                        match self.order {
-                            // The next block may hold postings at or after min_occ.
-                            Order::Ascending => occ >= min_occ,
-                            // The next block may hold postings up to min_occ + span.
-                            Order::Descending => {
-                                occ <= min_occ.saturating_add(TYPE_BLOCK_SPAN_MS_MAX)
-                            }
-                        }
-                    }
-                };
-                if must_load {
-                    if let Some((_, kv)) = self.next_block.take() {
-                        self.load_block(kv)?;
-                    }
-                    continue;
-                }
+        let mut sources = vec![Source::Mem(mem, 0)];
+        match order {
+            // Newest first: the memtable, then runs newest to oldest.
+            Order::Descending => {
+                runs.reverse();
+                sources.extend(runs);
             }
-            let Some((_, _, slot)) = self.heap.pop() else {
-                return Ok(None);
-            };
-            let Some(p) = self.slots[slot].pop() else {
-                continue;
-            };
-            if let Some(next) = self.slots[slot].last().copied() {
-                let (k1, k2) = self.heap_key(&next);
-                self.heap.push((k1, k2, slot));
-            } else {
-                self.free_slots.push(slot);
+            Order::Ascending => {
+                runs.extend(sources);
+                sources = runs;
             }
-            return Ok(Some(p));
+        }
+        Merge {
+            family,
+            order,
+            sequential: family == codec::FAMILY_PERSON,
+            sources,
+            failed: false,
         }
     }
-}
 
-impl Iterator for TypePostings {
-    type Item = Result<TypePosting>;
+    fn step(&mut self) -> Result<Option<Post>> {
+        if self.sequential {
+            while let Some(s) = self.sources.first_mut() {
+                s.fill()?;
+                if let Some((_, p)) = s.head() {
+                    s.advance();
+                    return Ok(Some(p));
+                }
+                self.sources.remove(0);
+            }
+            return Ok(None);
+        }
+        for s in &mut self.sources {
+            s.fill()?;
+        }
+        let pb = codec::pos_bytes(self.family);
+        let mut best: Option<(usize, &[u8], [u8; 16])> = None;
+        for (i, s) in self.sources.iter().enumerate() {
+            let Some((g, p)) = s.head() else { continue };
+            let pos = codec::pos_of(self.family, &p);
+            let better = match &best {
+                None => true,
+                Some((_, bg, bpos)) => {
+                    let o = (&g[..], &pos[..pb]).cmp(&(*bg, &bpos[..pb]));
+                    match self.order {
+                        Order::Ascending => o == Ordering::Less,
+                        Order::Descending => o == Ordering::Greater,
+                    }
+                }
+            };
+            if better {
+                best = Some((i, g, pos));
+            }
+        }
+        let Some((i, _, _)) = best else {
+            return Ok(None);
+        };
+        let p = self.sources[i].head().map(|(_, p)| p);
+        self.sources[i].advance();
+        Ok(p)
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next_post(&mut self) -> Option<Result<Post>> {
         if self.failed {
             return None;
         }
@@ -394,10 +340,169 @@ impl Iterator for TypePostings {
     }
 }
 
+/// Memtables of a snapshot, oldest first.
+fn memtables<'m>(snap: &'m Snapshot, active: &'m Memtable) -> impl Iterator<Item = &'m Memtable> {
+    snap.frozen
+        .as_deref()
+        .into_iter()
+        .chain(std::iter::once(active))
+}
+
+/// Memtable postings of `bounds`, sorted in output order.
+fn mem_items(
+    snap: &Snapshot,
+    active: &Memtable,
+    bounds: &Bounds,
+    order: Order,
+    wanted: impl Fn(&Memtable, u32) -> Option<Arc<[u8]>>,
+) -> Vec<(Arc<[u8]>, Post)> {
+    let mut items: Vec<(Arc<[u8]>, Post)> = Vec::new();
+    for m in memtables(snap, active) {
+        for doc in 0..m.docs.len() as u32 {
+            if m.id_of(doc) < snap.floor {
+                continue;
+            }
+            if let Some(g) = wanted(m, doc) {
+                let p = m.post(bounds.family, doc);
+                if bounds.contains(&g, &p) {
+                    items.push((g, p));
+                }
+            }
+        }
+    }
+    sort_items(&mut items, bounds.family, order);
+    items
+}
+
+fn sort_items(items: &mut [(Arc<[u8]>, Post)], family: u8, order: Order) {
+    let pb = codec::pos_bytes(family);
+    items.sort_by(|a, b| {
+        let (pa, pb2) = (codec::pos_of(family, &a.1), codec::pos_of(family, &b.1));
+        (&a.0[..], &pa[..pb]).cmp(&(&b.0[..], &pb2[..pb]))
+    });
+    if order == Order::Descending {
+        items.reverse();
+    }
+}
+
+// ---- by person -----------------------------------------------------------------------
+
+fn person_bounds(person: PersonId, range: IdRange, floor: u64) -> Bounds {
+    let g = codec::person_group(person.get());
+    let with = |id: u64| {
+        let mut k = g.to_vec();
+        k.extend_from_slice(&id.to_be_bytes());
+        k
+    };
+    Bounds {
+        family: codec::FAMILY_PERSON,
+        lo: with(range.start.get().max(floor)),
+        hi: Some(with(range.end.get())),
+    }
+}
+
+/// Lazy iterator over a person's postings; see [`Index::person`](crate::Index::person).
+#[derive(Debug)]
+pub struct PersonPostings(Merge);
+
+impl PersonPostings {
+    pub(crate) fn new(
+        snap: Snapshot,
+        active: &Memtable,
+        person: PersonId,
+        range: IdRange,
+        order: Order,
+    ) -> Self {
+        let bounds = person_bounds(person, range, snap.floor);
+        let g: Arc<[u8]> = Arc::from(&codec::person_group(person.get())[..]);
+        let p = person.get();
+        let mem = mem_items(&snap, active, &bounds, order, |m, d| {
+            (m.docs[d as usize].person == p).then(|| Arc::clone(&g))
+        });
+        PersonPostings(Merge::new(&snap, mem, bounds, order))
+    }
+}
+
+impl Iterator for PersonPostings {
+    type Item = Result<PersonPosting>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_post().map(|r| {
+            r.map(|p| PersonPosting {
+                id: ActivityId(p.id),
+                type_id: TypeId(p.aux as u32),
+                occurred_at_ms: p.occ,
+            })
+        })
+    }
+}
+
+// ---- by type -------------------------------------------------------------------------
+
+fn type_bounds(type_id: TypeId, time: TimeRange) -> Bounds {
+    let g = codec::type_group(type_id.get());
+    let with = |occ: i64| {
+        let mut k = g.to_vec();
+        k.extend_from_slice(&codec::okey(occ).to_be_bytes());
+        k.extend_from_slice(&0u64.to_be_bytes());
+        k
+    };
+    Bounds {
+        family: codec::FAMILY_TYPE,
+        lo: with(time.start_ms),
+        hi: Some(with(time.end_ms)),
+    }
+}
+
+/// Lazy merge of a type's postings in a time range, in (occurred_at, id) order; see
+/// [`Index::by_type`](crate::Index::by_type).
+#[derive(Debug)]
+pub struct TypePostings(Merge);
+
+impl TypePostings {
+    pub(crate) fn new(
+        snap: Snapshot,
+        active: &Memtable,
+        type_id: TypeId,
+        time: TimeRange,
+        order: Order,
+    ) -> Self {
+        let bounds = type_bounds(type_id, time);
+        let g: Arc<[u8]> = Arc::from(&codec::type_group(type_id.get())[..]);
+        let t = type_id.get();
+        let mem = if time.start_ms < time.end_ms {
+            mem_items(&snap, active, &bounds, order, |m, d| {
+                (m.docs[d as usize].type_id == t).then(|| Arc::clone(&g))
+            })
+        } else {
+            Vec::new()
+        };
+        let mut merge = Merge::new(&snap, mem, bounds, order);
+        if time.start_ms >= time.end_ms {
+            merge.sources.clear();
+        }
+        TypePostings(merge)
+    }
+}
+
+impl Iterator for TypePostings {
+    type Item = Result<TypePosting>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_post().map(|r| {
+            r.map(|p| TypePosting {
+                id: ActivityId(p.id),
+                person: PersonId(p.aux),
+                occurred_at_ms: p.occ,
+            })
+        })
+    }
+}
+
 // ---- by value ------------------------------------------------------------------------
 
-/// Sled-key bounds `[lo, hi)` of a value key range under `prefix`; `None` if empty.
-fn value_bounds(prefix: &[u8], key: KeyRange<'_>) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+/// Sort-key bounds `[lo, hi)` of a value key range under `prefix`; `None` if empty.
+fn value_bounds(family: u8, prefix: &[u8], key: KeyRange<'_>) -> Option<Bounds> {
     let (start, end) = match key {
         KeyRange::Exact(k) => (Bound::Included(k), Bound::Included(k)),
         KeyRange::Range { start, end } => (start, end),
@@ -407,7 +512,7 @@ fn value_bounds(prefix: &[u8], key: KeyRange<'_>) -> Option<(Vec<u8>, Option<Vec
         codec::escape_into(&mut k, v);
         if tail {
             // Greater than every id suffix of this value, smaller than the next value.
-            k.extend_from_slice(&[0xff; codec::ID_BYTES + 1]);
+            k.extend_from_slice(&[0xff; 9]);
         }
         k
     };
@@ -424,198 +529,124 @@ fn value_bounds(prefix: &[u8], key: KeyRange<'_>) -> Option<(Vec<u8>, Option<Vec
     if hi.as_ref().is_some_and(|h| *h <= lo) {
         return None;
     }
-    Some((lo, hi))
-}
-
-fn value_groups(
-    snap: &Snapshot,
-    active: &Memtable,
-    exact: Option<&[u8]>,
-    lo: &[u8],
-    hi: Option<&[u8]>,
-) -> Vec<(Vec<u8>, Vec<ValuePosting>)> {
-    let mut groups: Vec<(Vec<u8>, Vec<ValuePosting>)> = Vec::new();
-    for m in memtables(snap, active) {
-        let found: Vec<(&Vec<u8>, &Vec<ValuePosting>)> = match exact {
-            Some(k) => m.values.get_key_value(k).into_iter().collect(),
-            None => m
-                .values
-                .iter()
-                .filter(|(k, _)| k.as_slice() >= lo && hi.is_none_or(|h| k.as_slice() < h))
-                .collect(),
-        };
-        for (k, v) in found {
-            let posts = v.iter().filter(|p| p.id.get() >= snap.floor).copied();
-            match groups.iter_mut().find(|(g, _)| g == k) {
-                Some((_, g)) => g.extend(posts),
-                None => groups.push((k.clone(), posts.collect())),
-            }
-        }
-    }
-    groups.retain(|(_, v)| !v.is_empty());
-    groups.sort_by(|a, b| a.0.cmp(&b.0));
-    groups
-}
-
-/// The memtable key of an exact value lookup.
-fn exact_key(prefix: &[u8], key: KeyRange<'_>) -> Option<Vec<u8>> {
-    match key {
-        KeyRange::Exact(v) => {
-            let mut k = prefix.to_vec();
-            codec::escape_into(&mut k, v);
-            Some(k)
-        }
-        KeyRange::Range { .. } => None,
-    }
+    Some(Bounds { family, lo, hi })
 }
 
 /// Lazy iterator over a by-primary or by-attribute range, in (value key, id) order; see
 /// [`Index::by_primary`](crate::Index::by_primary).
 #[derive(Debug)]
-pub struct ValuePostings {
-    iter: Option<SledIter>,
-    floor: u64,
-    checkpoint: u64,
-    order: Order,
-    /// Memtable groups (value-key prefix, postings ascending), arranged so `pop` yields
-    /// the next group.
-    mem: Vec<(Vec<u8>, Vec<ValuePosting>)>,
-    pending: Option<Kv>,
-    buf: Vec<ValuePosting>,
-    scratch: Vec<ValuePosting>,
-    failed: bool,
-}
+pub struct ValuePostings(Option<Merge>);
 
 impl ValuePostings {
     pub(crate) fn new(
         snap: Snapshot,
         active: &Memtable,
+        family: u8,
         prefix: Vec<u8>,
         key: KeyRange<'_>,
         order: Order,
     ) -> Self {
-        let mut this = ValuePostings {
-            iter: None,
-            floor: snap.floor,
-            checkpoint: snap.checkpoint,
-            order,
-            mem: Vec::new(),
-            pending: None,
-            buf: Vec::new(),
-            scratch: Vec::new(),
-            failed: false,
+        let Some(bounds) = value_bounds(family, &prefix, key) else {
+            return ValuePostings(None);
         };
-        if let Some((lo, hi)) = value_bounds(&prefix, key) {
-            let exact = exact_key(&prefix, key);
-            this.mem = value_groups(&snap, active, exact.as_deref(), &lo, hi.as_deref());
-            if order == Order::Ascending {
-                this.mem.reverse();
-            }
-            if snap.floor < snap.checkpoint {
-                this.iter = Some(SledIter(match hi {
-                    Some(hi) => snap.tree.range(lo..hi),
-                    None => snap.tree.range(lo..),
-                }));
-            }
-        }
-        this
+        let mem = value_mem_items(&snap, active, &bounds, order);
+        ValuePostings(Some(Merge::new(&snap, mem, bounds, order)))
     }
+}
 
-    fn step(&mut self) -> Result<Option<ValuePosting>> {
-        loop {
-            if let Some(p) = self.buf.pop() {
-                return Ok(Some(p));
+fn value_mem_items(
+    snap: &Snapshot,
+    active: &Memtable,
+    bounds: &Bounds,
+    order: Order,
+) -> Vec<(Arc<[u8]>, Post)> {
+    let mut items: Vec<(Arc<[u8]>, Post)> = Vec::new();
+    for m in memtables(snap, active) {
+        let mut last: Option<Arc<[u8]>> = None;
+        for v in m.values(bounds.family) {
+            if m.id_of(v.doc) < snap.floor {
+                continue;
             }
-            if self.pending.is_none() {
-                if let Some(iter) = self.iter.as_mut() {
-                    match next_kv(iter, self.order) {
-                        Some(kv) => self.pending = Some(kv?),
-                        None => self.iter = None,
-                    }
-                }
+            let key = m.key(v);
+            if bounds.group_cmp(key) != Ordering::Equal {
+                continue;
             }
-            let take_mem = match (&self.pending, self.mem.last()) {
-                (None, None) => return Ok(None),
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (Some((k, _)), Some((g, _))) => {
-                    let kp = &k[..k.len().saturating_sub(codec::ID_BYTES)];
-                    match self.order {
-                        // Equal values: sled (smaller ids) first going up, memory first going down.
-                        Order::Ascending => g.as_slice() < kp,
-                        Order::Descending => g.as_slice() >= kp,
-                    }
+            let p = m.post(bounds.family, v.doc);
+            let g = match &last {
+                Some(g) if &g[..] == key => Arc::clone(g),
+                _ => {
+                    let g: Arc<[u8]> = Arc::from(key);
+                    last = Some(Arc::clone(&g));
+                    g
                 }
             };
-            if take_mem {
-                if let Some((_, mut posts)) = self.mem.pop() {
-                    if self.order == Order::Ascending {
-                        posts.reverse();
-                    }
-                    self.buf = posts;
-                }
-            } else if let Some((k, v)) = self.pending.take() {
-                self.scratch.clear();
-                codec::decode_value_block(&k, &v, &mut self.scratch)?;
-                let (lo, hi) = (self.floor, self.checkpoint);
-                self.buf.extend(
-                    self.scratch
-                        .iter()
-                        .filter(|p| p.id.get() >= lo && p.id.get() < hi),
-                );
-                if self.order == Order::Ascending {
-                    self.buf.reverse();
-                }
-            }
+            items.push((g, p));
         }
     }
+    sort_items(&mut items, bounds.family, order);
+    items
 }
 
 impl Iterator for ValuePostings {
     type Item = Result<ValuePosting>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        match self.step() {
-            Ok(p) => p.map(Ok),
-            Err(e) => {
-                self.failed = true;
-                Some(Err(e))
-            }
-        }
+        self.0.as_mut()?.next_post().map(|r| {
+            r.map(|p| ValuePosting {
+                id: ActivityId(p.id),
+                occurred_at_ms: p.occ,
+            })
+        })
     }
 }
 
 // ---- estimates -----------------------------------------------------------------------
 
-fn header_count(k: &[u8], v: &[u8]) -> u64 {
-    // A damaged block counts as empty here; reads and verify() report it.
-    codec::block_header(k, v).map_or(0, |h| h.count)
+/// Postings of the blocks of `snap`'s runs that overlap `bounds` (whole blocks: an
+/// over-estimate), plus the matching memtable postings. Damaged blocks count as empty:
+/// reads and verify() report them.
+fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
+    let mut n = 0u64;
+    for r in snap.runs.iter().filter(|r| r.end_id > snap.floor) {
+        let mut c = RunCursor::new(
+            snap.tree.clone(),
+            r,
+            Arc::new(bounds.clone()),
+            Order::Ascending,
+            snap.floor,
+        );
+        if c.open().is_err() {
+            continue;
+        }
+        let Some(iter) = c.iter.as_mut() else {
+            continue;
+        };
+        for (k, v) in iter.0.by_ref().filter_map(|kv| kv.ok()) {
+            if let Ok((postings, _, _)) = codec::block_header(&k, &v) {
+                n += u64::from(postings);
+            }
+        }
+    }
+    n
 }
 
 pub(crate) fn estimate_person(snap: &Snapshot, active: &Memtable, person: PersonId) -> u64 {
-    let from = codec::person_key(person, snap.floor.min(snap.checkpoint));
-    let to = codec::person_key(person, snap.checkpoint);
-    let mut n: u64 = snap
-        .tree
-        .range(from..to)
-        .filter_map(|r| r.ok())
-        .map(|(k, v)| header_count(&k, &v))
-        .sum();
-    // A block starting below the floor may still hold postings above it.
-    if let Some(Ok((k, v))) = snap
-        .tree
-        .range(codec::person_key(person, 0)..from)
-        .next_back()
-    {
-        n += header_count(&k, &v);
-    }
-    n + memtables(snap, active)
-        .filter_map(|m| m.persons.get(&person))
-        .map(|v| v.len() as u64)
-        .sum::<u64>()
+    // Exact: a person's groups are small, and counting them costs one lookup.
+    PersonPostings::new(
+        Snapshot {
+            tree: snap.tree.clone(),
+            checkpoint: snap.checkpoint,
+            floor: snap.floor,
+            frozen: snap.frozen.clone(),
+            runs: Arc::clone(&snap.runs),
+        },
+        active,
+        person,
+        IdRange::all(),
+        Order::Ascending,
+    )
+    .filter(|r| r.is_ok())
+    .count() as u64
 }
 
 pub(crate) fn estimate_type(
@@ -627,47 +658,25 @@ pub(crate) fn estimate_type(
     if time.start_ms >= time.end_ms {
         return 0;
     }
-    let from = codec::type_key(
-        type_id,
-        time.start_ms.saturating_sub(TYPE_BLOCK_SPAN_MS_MAX),
-        0,
-    );
-    let to = codec::type_key(type_id, time.end_ms, 0);
-    let mut n = 0;
-    for (k, v) in snap.tree.range(from..to).filter_map(|r| r.ok()) {
-        if let Ok(h) = codec::block_header(&k, &v) {
-            if h.max_occ >= time.start_ms {
-                n += h.count;
-            }
-        }
-    }
-    n + memtables(snap, active)
-        .filter_map(|m| m.types.get(&type_id))
-        .flat_map(|v| v.iter())
-        .filter(|p| p.occurred_at_ms >= time.start_ms && p.occurred_at_ms < time.end_ms)
-        .count() as u64
+    let bounds = type_bounds(type_id, time);
+    let t = type_id.get();
+    let mem = memtables(snap, active)
+        .flat_map(|m| m.docs.iter())
+        .filter(|d| d.type_id == t && d.occ >= time.start_ms && d.occ < time.end_ms)
+        .count() as u64;
+    mem + estimate_runs(snap, &bounds)
 }
 
 pub(crate) fn estimate_values(
     snap: &Snapshot,
     active: &Memtable,
+    family: u8,
     prefix: Vec<u8>,
     key: KeyRange<'_>,
 ) -> u64 {
-    let Some((lo, hi)) = value_bounds(&prefix, key) else {
+    let Some(bounds) = value_bounds(family, &prefix, key) else {
         return 0;
     };
-    let exact = exact_key(&prefix, key);
-    let mem: u64 = value_groups(snap, active, exact.as_deref(), &lo, hi.as_deref())
-        .iter()
-        .map(|(_, v)| v.len() as u64)
-        .sum();
-    let iter = match hi {
-        Some(hi) => snap.tree.range(lo..hi),
-        None => snap.tree.range(lo..),
-    };
-    mem + iter
-        .filter_map(|r| r.ok())
-        .map(|(k, v)| header_count(&k, &v))
-        .sum::<u64>()
+    let mem = value_mem_items(snap, active, &bounds, Order::Ascending).len() as u64;
+    mem + estimate_runs(snap, &bounds)
 }

@@ -36,7 +36,8 @@ fn damaged_person_block_is_an_error_and_listed() {
     let path = dir.path().join("index");
     build(&path);
     let key = damage(&path, b'P');
-    let person = u64::from_be_bytes(key[1..9].try_into().unwrap());
+    // Key: family, run id, then the first group's person.
+    let person = u64::from_be_bytes(key[9..17].try_into().unwrap());
     let (index, state) = Index::open(&path, IndexOptions::default()).unwrap();
     assert!(matches!(state, IndexState::Ready { .. }));
     let results: Vec<_> = index
@@ -71,7 +72,7 @@ fn damaged_type_block_is_an_error_from_by_type() {
     let path = dir.path().join("index");
     build(&path);
     let key = damage(&path, b'T');
-    let type_id = u32::from_be_bytes(key[1..5].try_into().unwrap());
+    let type_id = u32::from_be_bytes(key[9..13].try_into().unwrap());
     let (index, _) = Index::open(&path, IndexOptions::default()).unwrap();
     let got: Vec<_> = index
         .by_type(TypeId(type_id), TimeRange::all(), Order::Ascending)
@@ -142,7 +143,7 @@ fn other_format_version_reopens_for_rebuild() {
         IndexState::NeedsRebuild {
             reason: RebuildReason::FormatVersion {
                 found: 0,
-                expected: 1
+                expected: 2
             }
         }
     );

@@ -1,4 +1,5 @@
-//! Random adds, flushes, crashes (dropping the index without a flush) and floors;
+//! Random adds, flushes (which merge runs beyond three), crashes (dropping the index
+//! without a flush) and floors;
 //! after each step every lookup must equal a brute-force scan of the documents.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -30,6 +31,8 @@ fn options(block: usize) -> IndexOptions {
     IndexOptions {
         memtable_postings_max: 97,
         block_postings_max: block,
+        // Few runs, so that flushes merge runs often.
+        runs_max: 3,
         sled_cache_bytes: 1 << 20,
         flush_sync: FlushSync::Always,
         ..IndexOptions::default()

@@ -1,0 +1,129 @@
+//! Runs: many flushes are merged down to `runs_max` without changing any lookup, and
+//! blocks that no meta record names (a flush or merge that crashed before its meta
+//! record) are deleted on open.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use actlog_index::{Index, IndexOptions, IndexState};
+use actlog_model::ActivityId;
+use common::{add, check, Doc, Gen};
+
+fn options() -> IndexOptions {
+    IndexOptions {
+        memtable_postings_max: 1_000_000,
+        block_postings_max: 8,
+        runs_max: 3,
+        sled_cache_bytes: 1 << 20,
+        ..IndexOptions::default()
+    }
+}
+
+/// Distinct run ids among the block keys (family byte, then the run id).
+fn run_ids(path: &std::path::Path) -> Vec<u64> {
+    let db = sled::open(path).unwrap();
+    let mut ids: Vec<u64> = db
+        .iter()
+        .keys()
+        .map(|k| k.unwrap())
+        .filter(|k| k[0] != 0)
+        .map(|k| u64::from_be_bytes(k[1..9].try_into().unwrap()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn many_flushes_merge_to_runs_max_with_identical_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (index, _) = Index::open(&path, options()).unwrap();
+    let mut g = Gen(17);
+    let docs: Vec<Doc> = (0..1_200).map(|id| g.doc(id)).collect();
+    for chunk in docs.chunks(100) {
+        add(&index, chunk);
+        index.flush().unwrap();
+    }
+    check(&index, &docs, 0, &mut Gen(1));
+    let stats = index.stats();
+    assert_eq!(stats.checkpoint, ActivityId(1_200));
+    assert!(stats.durable_postings >= 2 * 1_200, "{stats:?}");
+    assert!(index.verify().unwrap().is_empty());
+    drop(index);
+    // Twelve flushes, at most three runs left, and the merged inputs deleted.
+    let ids = run_ids(&path);
+    assert!(!ids.is_empty() && ids.len() <= 3, "{ids:?}");
+    assert!(ids.iter().any(|&r| r >= 12), "no merged run: {ids:?}");
+    let (index, state) = Index::open(&path, options()).unwrap();
+    assert_eq!(
+        state,
+        IndexState::Ready {
+            checkpoint: ActivityId(1_200)
+        }
+    );
+    check(&index, &docs, 0, &mut Gen(2));
+}
+
+#[test]
+fn blocks_of_unlisted_runs_are_deleted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (index, _) = Index::open(&path, options()).unwrap();
+    let mut g = Gen(23);
+    let docs: Vec<Doc> = (0..300).map(|id| g.doc(id)).collect();
+    add(&index, &docs);
+    index.flush().unwrap();
+    drop(index);
+    let live = run_ids(&path);
+    assert_eq!(live, vec![0]);
+    {
+        // What a crash leaves: blocks of a run the meta record does not name, in
+        // every family, before and after the live run's keys.
+        let db = sled::open(&path).unwrap();
+        for family in [b'P', b'T', b'V', b'A'] {
+            for run in [7u64, u64::MAX] {
+                let mut k = vec![family];
+                k.extend_from_slice(&run.to_be_bytes());
+                k.extend_from_slice(&[0u8; 16]);
+                db.insert(k, b"garbage".to_vec()).unwrap();
+            }
+        }
+        db.flush().unwrap();
+    }
+    assert_eq!(run_ids(&path), vec![0, 7, u64::MAX]);
+    let (index, state) = Index::open(&path, options()).unwrap();
+    assert_eq!(
+        state,
+        IndexState::Ready {
+            checkpoint: ActivityId(300)
+        }
+    );
+    check(&index, &docs, 0, &mut Gen(3));
+    assert!(index.verify().unwrap().is_empty());
+    drop(index);
+    assert_eq!(run_ids(&path), vec![0]);
+}
+
+#[test]
+fn floor_deletes_runs_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (index, _) = Index::open(&path, options()).unwrap();
+    let mut g = Gen(29);
+    let docs: Vec<Doc> = (0..400).map(|id| g.doc(id)).collect();
+    for chunk in docs.chunks(100) {
+        add(&index, chunk);
+        index.flush().unwrap();
+    }
+    let before = index.stats().durable_postings;
+    index.set_floor(ActivityId(250)).unwrap();
+    let live: Vec<Doc> = docs.iter().filter(|d| d.id >= 250).cloned().collect();
+    check(&index, &live, 250, &mut Gen(4));
+    let after = index.stats().durable_postings;
+    assert!(after < before, "{after} < {before}");
+    drop(index);
+    let (index, _) = Index::open(&path, options()).unwrap();
+    assert_eq!(index.floor(), ActivityId(250));
+    check(&index, &live, 250, &mut Gen(5));
+}
