@@ -393,15 +393,7 @@ fn value_paths_are_offered_and_chosen() {
     define_types(&engine);
     let mut model = Vec::new();
     let data: Vec<Row> = (0..200)
-        .map(|i| {
-            (
-                i % 2 == 0,
-                i as u64 % 12,
-                i as i64,
-                (i % 6) as u8,
-                i % 100,
-            )
-        })
+        .map(|i| (i % 2 == 0, i as u64 % 12, i as i64, (i % 6) as u8, i % 100))
         .collect();
     append(&engine, &data, &mut model);
     let plans = engine
@@ -481,4 +473,208 @@ fn value_paths_are_offered_and_chosen() {
         people.iter().map(|p| p.get()).collect::<Vec<_>>(),
         vec![5, 11]
     );
+}
+
+/// A small deterministic generator for the figures (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn percentile_us(samples: &mut [u128], p: f64) -> u128 {
+    samples.sort_unstable();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+/// The query figures of docs/BENCHMARKS.md, on generated activities: 100,000 persons,
+/// two types (half webinars with 20 names, half deposits), a year of history ending
+/// now, times mostly ascending with backdated stragglers. Run with
+///
+/// ```text
+/// ACTLOG_QUERY_BENCH_ACTIVITIES=1000000 cargo test --release -p actlog \
+///     --test engine_query_model -- --ignored --nocapture query_figures
+/// ```
+#[test]
+#[ignore = "takes minutes; prints the figures of docs/BENCHMARKS.md"]
+fn query_figures() {
+    use std::time::Instant;
+    let total: u64 = std::env::var("ACTLOG_QUERY_BENCH_ACTIVITIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let persons = 100_000u64;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(
+        dir.path(),
+        Options {
+            sync: actlog::SyncPolicy::Never,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    define_types(&engine);
+    let now = actlog::now_ms();
+    let span_ms = 365 * 86_400_000i64;
+    let start = now - span_ms;
+    let mut rng = Rng(7);
+    let names: Vec<String> = (0..20).map(|i| format!("Webinar {i}")).collect();
+    let t = Instant::now();
+    let batch = 10_000u64;
+    let mut done = 0u64;
+    while done < total {
+        let n = batch.min(total - done);
+        let items: Vec<NewActivity> = (0..n)
+            .map(|i| {
+                let k = done + i;
+                let mut at = start + (k as i128 * span_ms as i128 / total as i128) as i64;
+                // One in twenty is backdated by up to ten days.
+                if rng.below(20) == 0 {
+                    at -= rng.below(10 * 86_400_000) as i64;
+                }
+                let person = PersonId(rng.below(persons));
+                if rng.below(2) == 0 {
+                    NewActivity::new(person, "webinarAttended", at)
+                        .primary(names[rng.below(20) as usize].as_str())
+                        .attr("durationMinutes", rng.below(120) as i64)
+                        .attr("channel", CHANNELS[rng.below(2) as usize])
+                        .attr("askedQuestion", rng.below(4) == 0)
+                } else {
+                    NewActivity::new(person, "checkDeposited", at)
+                        .primary(BANKS[rng.below(2) as usize])
+                        .attr("amount", rng.below(100_000) as f64 / 100.0)
+                        .attr("branch", "north")
+                }
+            })
+            .collect();
+        engine.append_batch(items).unwrap();
+        done += n;
+    }
+    engine.wait_indexed().unwrap();
+    println!(
+        "generated and indexed {total} activities in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    // Start from an index on disk, as after a restart.
+    engine.close().unwrap();
+    let engine = Engine::open(dir.path(), Options::default()).unwrap();
+
+    let count = |text: &str| -> (u64, String) {
+        let mut q = engine.query_text(text, QueryOptions::default()).unwrap();
+        let mut n = 0u64;
+        for a in q.by_ref() {
+            a.unwrap();
+            n += 1;
+        }
+        (n, q.explain())
+    };
+    let day_text = |ms: i64| {
+        let secs = ms.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        // Civil date from days since the epoch (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+
+    // 1. A person's activities of one type in a time range (90 days).
+    let mut samples = Vec::new();
+    let mut found = 0;
+    let from = day_text(now - 120 * 86_400_000);
+    let to = day_text(now - 30 * 86_400_000);
+    for _ in 0..2_000 {
+        let p = rng.below(persons);
+        let text =
+            format!("person = {p} and type = webinarAttended and occurred between {from} and {to}");
+        let t = Instant::now();
+        found += count(&text).0;
+        samples.push(t.elapsed().as_micros());
+    }
+    let p50 = percentile_us(&mut samples, 0.5);
+    let p99 = percentile_us(&mut samples, 0.99);
+    println!(
+        "person + type + 90 days: p50 {p50} us, p99 {p99} us ({found} matches in 2,000 queries)"
+    );
+
+    // 2. A type and a one-day range.
+    let mut matches = 0u64;
+    let t = Instant::now();
+    let mut explain = String::new();
+    for d in 0..20 {
+        let day = now - (200 + d) * 86_400_000;
+        let text = format!(
+            "type = webinarAttended and occurred between {} and {}T23:59:59Z",
+            day_text(day),
+            day_text(day)
+        );
+        let (n, e) = count(&text);
+        matches += n;
+        explain = e;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "type + one day: {matches} matches in 20 queries, {:.0} matches/s\n  {}",
+        matches as f64 / secs,
+        explain.replace('\n', "; ")
+    );
+
+    // 3. The smart list.
+    let list = "did webinarAttended where primary = \"Webinar 3\" at least 2 times in last 30d and not did checkDeposited";
+    let mut samples = Vec::new();
+    let mut size = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        size = engine.people_text(list).unwrap().count();
+        samples.push(t.elapsed().as_micros());
+    }
+    let p50 = percentile_us(&mut samples, 0.5);
+    let max = percentile_us(&mut samples, 1.0);
+    let scan_t = Instant::now();
+    let scanned = engine
+        .people_by_scan(&parse_smart_list(list).unwrap())
+        .unwrap()
+        .count();
+    let scan_ms = scan_t.elapsed().as_millis();
+    assert_eq!(scanned, size);
+    println!(
+        "smart list over {persons} persons: {size} persons, p50 {:.1} ms, max {:.1} ms (log scan: {scan_ms} ms)",
+        p50 as f64 / 1000.0,
+        max as f64 / 1000.0
+    );
+    let list2 = "did webinarAttended where primary = \"Webinar 3\" at least 2 times in last 30d and not did checkDeposited in last 30d";
+    let t = Instant::now();
+    let size2 = engine.people_text(list2).unwrap().count();
+    println!(
+        "  with `not did checkDeposited in last 30d`: {size2} persons in {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
+    // 4. A full filtered scan (a non-indexed attribute, so no index path applies).
+    let t = Instant::now();
+    let (n, explain) = count("attr.askedQuestion = true");
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "full filtered scan: {n} matches, {:.0} activities/s\n  {}",
+        total as f64 / secs,
+        explain.replace('\n', "; ")
+    );
+    engine.close().unwrap();
 }
