@@ -177,7 +177,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             finish(engine, ExitCode::SUCCESS)
         }
         Command::Verify => {
-            let engine = open(&data)?;
+            let engine = match open(&data) {
+                Ok(engine) => engine,
+                Err(open_err) => {
+                    // Damage can stop the engine from opening; still say where it is.
+                    let report = match actlog::verify_logs(&data) {
+                        Ok(report) if !report.is_clean() => report,
+                        _ => return Err(open_err),
+                    };
+                    eprintln!("{open_err:#}");
+                    output::print_verify(&report);
+                    return Ok(ExitCode::from(1));
+                }
+            };
             let report = engine.verify()?;
             let clean = output::print_verify(&report);
             finish(

@@ -56,7 +56,7 @@ pub use error::{Error, Result};
 pub use options::{Options, ProgressFn};
 pub use outcome::Outcome;
 pub use queries::{Consistency, People, QueryOptions, QueryResults};
-pub use repair::{repair, RepairReport};
+pub use repair::{repair, verify_logs, RepairReport};
 pub use replay::Replay;
 pub use stats::Stats;
 pub use subscribe::Subscription;

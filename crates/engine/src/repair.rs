@@ -1,4 +1,4 @@
-//! Cutting damaged logs, when the user decides to.
+//! Checking and cutting damaged logs of a directory the engine cannot open.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use actlog_log::{FsStorage, Log, LogOptions, Storage};
 
 use crate::engine::{lock_dir, ACTIVITIES_DIR, CATALOG_DIR};
 use crate::error::{Error, Result};
+use crate::verify::VerifyReport;
 
 /// What [`repair`] cut from each log.
 #[derive(Debug, Clone, Default)]
@@ -41,5 +42,36 @@ pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
     Ok(RepairReport {
         activities,
         catalog,
+    })
+}
+
+/// Scans every frame of both logs of the engine directory `dir` and reports each damaged
+/// place, without opening the engine: for a directory that [`Engine::open`] refuses (for
+/// example because the damage lies in the activities it reads back at open), so that the
+/// damage can still be located before deciding on [`repair`]. The index is not looked at
+/// (its fields in the report stay empty).
+///
+/// Opening each log cuts a torn tail, as [`Engine::open`] would.
+///
+/// # Errors
+/// [`Error::Locked`] while an engine has the directory open; a log error when a log
+/// itself refuses to open (the error names the file and byte); I/O errors.
+///
+/// [`Engine::open`]: crate::Engine::open
+pub fn verify_logs(dir: impl AsRef<Path>) -> Result<VerifyReport> {
+    let dir = dir.as_ref();
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let _lock = lock_dir(storage.as_ref(), dir)?;
+    let options = LogOptions {
+        storage,
+        ..LogOptions::default()
+    };
+    let (activities, _) =
+        Log::open(dir.join(ACTIVITIES_DIR), options.clone()).map_err(Error::activities)?;
+    let (catalog, _) = Log::open(dir.join(CATALOG_DIR), options).map_err(Error::catalog)?;
+    Ok(VerifyReport {
+        activities: activities.verify().map_err(Error::activities)?,
+        catalog: catalog.verify().map_err(Error::catalog)?,
+        ..VerifyReport::default()
     })
 }
