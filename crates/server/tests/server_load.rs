@@ -25,7 +25,22 @@ const ITEMS_PER_CALL: usize = 300;
 async fn add_activities_throughput() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path().join("data"), Options::default()).unwrap();
-    let s = Arc::new(TestServer::start(Arc::new(EngineBackend::new(engine.clone()))).await);
+    let backend = Arc::new(EngineBackend::new(engine.clone()));
+    let total = measure("engine", backend).await;
+    assert_eq!(engine.stats().unwrap().activities, total as u64);
+}
+
+/// The same load against the in-memory fake: the HTTP layer's own ceiling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run in release mode with --ignored --nocapture"]
+async fn add_activities_throughput_http_layer_only() {
+    let fake = Arc::new(support::fake::Fake::new());
+    let total = measure("in-memory fake", fake.clone()).await;
+    assert_eq!(fake.activities().len(), total);
+}
+
+async fn measure(label: &str, backend: Arc<dyn actlog_server::Backend>) -> usize {
+    let s = Arc::new(TestServer::start(backend).await);
     let v = s
         .post(
             "/rest/v1/activities/external/type.json",
@@ -97,7 +112,7 @@ async fn add_activities_throughput() {
     let total = CLIENTS * CALLS_PER_CLIENT * ITEMS_PER_CALL;
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "add activities over HTTP: {total} in {:.2} s = {:.0} activities/s; {} calls of {ITEMS_PER_CALL} from {CLIENTS} clients; latency p50 {:?}, p99 {:?}, max {:?}",
+        "add activities over HTTP ({label}): {total} in {:.2} s = {:.0} activities/s; {} calls of {ITEMS_PER_CALL} from {CLIENTS} clients; latency p50 {:?}, p99 {:?}, max {:?}",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         latencies.len(),
@@ -105,6 +120,6 @@ async fn add_activities_throughput() {
         pct(0.99),
         latencies[latencies.len() - 1],
     );
-    assert_eq!(engine.stats().unwrap().activities, total as u64);
     Arc::into_inner(s).unwrap().stop().await.unwrap();
+    total
 }
