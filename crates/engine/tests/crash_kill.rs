@@ -248,7 +248,7 @@ fn acknowledged_activities_survive_sigkill_while_appending_retaining_and_reindex
         for round in 0..kills_per_mode {
             // Startup takes tens of ms in a debug build; kill anywhere from during open to
             // well into ingest.
-            let run_ms = 30 + splitmix64(&mut rng) % 400;
+            let run_ms = 30 + splitmix64(&mut rng) % 600;
             let child_seed = splitmix64(&mut rng);
             let lines = run_and_kill(dir.path(), mode, child_seed, run_ms);
             kills += 1;
