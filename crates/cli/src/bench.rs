@@ -369,7 +369,7 @@ fn bench_query(args: QueryArgs) -> Result<serde_json::Value> {
     for activity in engine.replay(ActivityId(first))? {
         activity?;
         replayed += 1;
-        if replayed % 65_536 == 0 {
+        if replayed.is_multiple_of(65_536) {
             bar.set_position(replayed);
         }
     }
@@ -630,7 +630,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
