@@ -1,8 +1,8 @@
 //! Filters and smart lists over the engine: the query crate plans and runs them, reading
 //! the log and the index through the two small traits implemented here.
 
-use std::collections::VecDeque;
 use std::fmt;
+use std::sync::mpsc;
 use std::sync::Arc;
 
 use roaring::RoaringTreemap;
@@ -19,7 +19,7 @@ use crate::engine::{Engine, Inner};
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
-/// Activities a query fetches per round; memory holds at most one round.
+/// Activities handed over from a query's thread ahead of the consumer, at most.
 const PAGE_ACTIVITIES: usize = 1_024;
 
 /// Whether a query waits for the index to cover everything recorded before it started.
@@ -56,115 +56,140 @@ pub struct QueryOptions {
 
 /// The activities a filter matches, streamed lazily in (occurred_at, id) order.
 ///
-/// Memory holds one round of at most 1,024 activities, however many match. The cursor
-/// after the last activity returned resumes exactly after it, also while new activities
-/// arrive.
+/// One query runs on its own thread, planned once, and hands activities over through a
+/// bounded channel: memory holds at most 1,024 of them however many match, and a scan
+/// reads each segment once. The cursor after the last activity returned resumes exactly
+/// after it, also while new activities arrive. Dropping the results stops the query at
+/// its next match.
 pub struct QueryResults {
-    engine: Engine,
-    filter: ResolvedFilter,
+    rx: mpsc::Receiver<Message>,
     direction: Direction,
-    remaining: Option<usize>,
     cursor: Option<Cursor>,
-    page: VecDeque<Activity>,
-    exhausted: bool,
-    failed: bool,
     explain: Option<Explain>,
-    read: u64,
+    finished: bool,
+}
+
+/// What the query thread hands over.
+enum Message {
+    Planned(Explain),
+    Activity(Activity),
+    Failed(Error),
+    Done(Explain),
 }
 
 impl fmt::Debug for QueryResults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueryResults")
             .field("direction", &self.direction)
-            .field("remaining", &self.remaining)
             .field("cursor", &self.cursor)
             .finish_non_exhaustive()
     }
 }
 
 impl QueryResults {
+    fn start(
+        engine: Engine,
+        filter: ResolvedFilter,
+        options: actlog_query::QueryOptions,
+    ) -> Result<Self> {
+        let (tx, rx) = mpsc::sync_channel(PAGE_ACTIVITIES);
+        let direction = options.direction;
+        let cursor = options.cursor;
+        std::thread::Builder::new()
+            .name("actlog-query".into())
+            .spawn(move || run_query(&engine, filter, &options, &tx))
+            .map_err(|source| Error::Io {
+                path: "actlog-query thread".into(),
+                source,
+            })?;
+        Ok(QueryResults {
+            rx,
+            direction,
+            cursor,
+            explain: None,
+            finished: false,
+        })
+    }
+
     /// Where to resume: after the last activity returned (or where the query started).
     pub fn cursor(&self) -> Option<String> {
         self.cursor.map(|c| c.to_string())
     }
 
-    /// The plan chosen, its estimate, and the activities read so far.
+    /// The plan chosen, its estimate, and the activities it has read so far (all of them
+    /// once the results are consumed).
     pub fn explain(&self) -> String {
         match &self.explain {
             Some(e) => format!(
                 "plan: {}\nestimated activities to read: {}\nactivities read: {}",
-                e.plan, e.estimated, self.read
+                e.plan,
+                e.estimated,
+                e.actual.unwrap_or(0)
             ),
-            None => "plan: not run yet".to_owned(),
+            None => "plan: not chosen yet".to_owned(),
         }
     }
+}
 
-    fn fill(&mut self) -> Result<()> {
-        let want = self
-            .remaining
-            .map_or(PAGE_ACTIVITIES, |r| r.min(PAGE_ACTIVITIES));
-        if want == 0 {
-            self.exhausted = true;
-            return Ok(());
+fn run_query(
+    engine: &Engine,
+    filter: ResolvedFilter,
+    options: &actlog_query::QueryOptions,
+    tx: &mpsc::SyncSender<Message>,
+) {
+    let inner = &engine.inner;
+    let end = visible_end(inner);
+    let source = EngineSource { inner, end };
+    let postings = EnginePostings {
+        inner,
+        catalog: inner.catalog.snapshot(),
+        end,
+    };
+    let mut run = match actlog_query::query(&source, &postings, filter, options) {
+        Ok(run) => run,
+        Err(err) => {
+            let _ = tx.send(Message::Failed(err.into()));
+            return;
         }
-        let inner = &self.engine.inner;
-        inner.check_open()?;
-        let end = inner
-            .activities
-            .next_offset()
-            .0
-            .min(inner.index.watermark().get());
-        let source = EngineSource {
-            inner,
-            end: ActivityId(end),
-        };
-        let postings = EnginePostings {
-            inner,
-            catalog: inner.catalog.snapshot(),
-            end: ActivityId(end),
-        };
-        let options = actlog_query::QueryOptions {
-            direction: self.direction,
-            limit: want,
-            cursor: self.cursor,
-        };
-        let mut run = actlog_query::query(&source, &postings, self.filter.clone(), &options)?;
-        let mut got = 0usize;
-        for activity in run.by_ref() {
-            self.page.push_back(activity?);
-            got += 1;
-        }
-        let explain = run.explain();
-        self.read += explain.actual.unwrap_or(0);
-        if self.explain.is_none() {
-            self.explain = Some(explain);
-        }
-        if got < want {
-            self.exhausted = true;
-        }
-        Ok(())
+    };
+    if tx.send(Message::Planned(run.explain())).is_err() {
+        return;
     }
+    for activity in run.by_ref() {
+        let message = match activity {
+            Ok(activity) => Message::Activity(activity),
+            Err(err) => Message::Failed(err.into()),
+        };
+        let failed = matches!(message, Message::Failed(_));
+        // A closed channel means the results were dropped: stop reading.
+        if tx.send(message).is_err() || failed {
+            return;
+        }
+    }
+    let _ = tx.send(Message::Done(run.explain()));
 }
 
 impl Iterator for QueryResults {
     type Item = Result<Activity>;
 
     fn next(&mut self) -> Option<Result<Activity>> {
-        if self.failed {
-            return None;
-        }
-        if self.page.is_empty() && !self.exhausted {
-            if let Err(err) = self.fill() {
-                self.failed = true;
-                return Some(Err(err));
+        while !self.finished {
+            match self.rx.recv() {
+                Ok(Message::Planned(explain)) | Ok(Message::Done(explain)) => {
+                    self.explain = Some(explain);
+                }
+                Ok(Message::Activity(activity)) => {
+                    self.cursor = Some(Cursor::after(&activity, self.direction));
+                    return Some(Ok(activity));
+                }
+                Ok(Message::Failed(err)) => {
+                    self.finished = true;
+                    return Some(Err(err));
+                }
+                Err(_) => self.finished = true,
             }
         }
-        let activity = self.page.pop_front()?;
-        self.cursor = Some(Cursor::after(&activity, self.direction));
-        if let Some(r) = &mut self.remaining {
-            *r -= 1;
-        }
-        Some(Ok(activity))
+        None
     }
 }
 
@@ -210,18 +235,12 @@ impl Engine {
         let catalog = self.inner.catalog.snapshot();
         let resolved = actlog_query::resolve(filter, &catalog, now_ms())?;
         let cursor = options.cursor.as_deref().map(Cursor::parse).transpose()?;
-        Ok(QueryResults {
-            engine: self.clone(),
-            filter: resolved,
+        let options = actlog_query::QueryOptions {
             direction: options.direction,
-            remaining: options.limit,
+            limit: options.limit.unwrap_or(usize::MAX),
             cursor,
-            page: VecDeque::new(),
-            exhausted: false,
-            failed: false,
-            explain: None,
-            read: 0,
-        })
+        };
+        QueryResults::start(self.clone(), resolved, options)
     }
 
     /// [`query`](Self::query) with a filter in the text syntax.
