@@ -81,11 +81,10 @@ fn ingest_reports_every_field() {
     assert!((80.0..400.0).contains(&log), "{log} log bytes per activity");
     assert!(index > 0.0, "the index is on disk after close");
     assert!(per_activity >= log + index - 0.2, "{report}");
-    assert_eq!(
-        number(&report, "disk_bytes"),
-        (per_activity * 20_000.0)
-            .round()
-            .max(number(&report, "disk_bytes")),
+    // bytes_per_activity is rounded to a tenth of a byte.
+    let disk = number(&report, "disk_bytes");
+    assert!(
+        (disk - per_activity * 20_000.0).abs() <= 0.05 * 20_000.0 + 1.0,
         "{report}"
     );
     let rss = number(&report, "peak_rss_bytes");
