@@ -11,6 +11,8 @@ use actlog::{
     Direction, Engine, NewActivity, Options, Outcome, PersonId, QueryOptions, SyncPolicy,
 };
 
+use actlog_workload::workload::WorkloadRng;
+
 use crate::output::{human_bytes, Printer};
 use crate::progress;
 
@@ -86,20 +88,12 @@ const PAGES: [&str; 6] = [
 const DAY_MS: i64 = 86_400_000;
 const BATCH: usize = 10_000;
 
-/// A small deterministic generator (splitmix64), enough for demo data.
-struct Rng(u64);
+/// The shared workload's generator, with the two draws the demo needs.
+struct Rng(WorkloadRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.below(n.max(1))
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -108,7 +102,7 @@ impl Rng {
 
     /// Persons with a skew: a few are far more active than most.
     fn person(&mut self, persons: u64) -> PersonId {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let u = self.0.unit_f64();
         PersonId(1 + ((u * u * u) * persons as f64) as u64 % persons.max(1))
     }
 }
@@ -145,7 +139,7 @@ pub fn run(data: &Path, args: DemoArgs) -> Result<ExitCode> {
         }
     );
 
-    let mut rng = Rng(args.seed);
+    let mut rng = Rng(WorkloadRng::new(args.seed));
     let end_ms = actlog::now_ms();
     let span_ms = 90 * DAY_MS;
     let start_ms = end_ms - span_ms;
