@@ -138,13 +138,7 @@ fn run_query(
     tx: &mpsc::SyncSender<Message>,
 ) {
     let inner = &engine.inner;
-    let end = visible_end(inner);
-    let source = EngineSource { inner, end };
-    let postings = EnginePostings {
-        inner,
-        catalog: inner.catalog.snapshot(),
-        end,
-    };
+    let (source, postings) = readers(inner, inner.catalog.snapshot());
     let mut run = match actlog_query::query(&source, &postings, filter, options) {
         Ok(run) => run,
         Err(err) => {
@@ -271,13 +265,7 @@ impl Engine {
         inner.wait_indexed()?;
         let catalog = inner.catalog.snapshot();
         let resolved = actlog_query::resolve_smart_list(list, &catalog, now_ms())?;
-        let end = visible_end(inner);
-        let source = EngineSource { inner, end };
-        let postings = EnginePostings {
-            inner,
-            catalog,
-            end,
-        };
+        let (source, postings) = readers(inner, catalog);
         let set = actlog_query::people_indexed(&source, &postings, &resolved)?;
         Ok(People { set })
     }
@@ -322,13 +310,7 @@ impl Engine {
         inner.wait_indexed()?;
         let catalog = inner.catalog.snapshot();
         let resolved = actlog_query::resolve(filter, &catalog, now_ms())?;
-        let end = visible_end(inner);
-        let source = EngineSource { inner, end };
-        let postings = EnginePostings {
-            inner,
-            catalog,
-            end,
-        };
+        let (source, postings) = readers(inner, catalog);
         let options = actlog_query::QueryOptions {
             direction,
             limit: usize::MAX,
@@ -358,6 +340,19 @@ impl Engine {
 }
 
 /// One past the last id both recorded and indexed.
+/// The log and index readers of one query, bounded to what is visible and indexed now.
+fn readers(inner: &Inner, catalog: Arc<Catalog>) -> (EngineSource<'_>, EnginePostings<'_>) {
+    let end = visible_end(inner);
+    (
+        EngineSource { inner, end },
+        EnginePostings {
+            inner,
+            catalog,
+            end,
+        },
+    )
+}
+
 fn visible_end(inner: &Inner) -> ActivityId {
     ActivityId(
         inner
