@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use actlog_index::{Index, IndexDoc};
+use actlog_index::Index;
 use actlog_log::{Log, Offset, SyncPolicy};
-use actlog_model::{codec, Activity, ActivityId, AttributeId, Catalog, PersonId, TypeId};
+use actlog_model::{codec, ActivityId};
 
 use crate::catalog_store::CatalogStore;
+use crate::docs::DocBatch;
 use crate::error::{Error, Result};
 
 /// Records read and indexed per round, so waiters see progress often.
@@ -251,81 +252,19 @@ fn catch_up(shared: &Shared, records_max: u64) -> Result<()> {
     }
 }
 
-/// The parts of one activity the index needs, owned so a batch of `IndexDoc`s can borrow.
-struct DocParts {
-    id: ActivityId,
-    person: PersonId,
-    type_id: TypeId,
-    occurred_at_ms: i64,
-    primary: std::ops::Range<usize>,
-    attributes: std::ops::Range<usize>,
-}
-
-pub(crate) fn docs_for(
-    catalog: &Catalog,
-    activities: &[Activity],
-    mut each: impl FnMut(&[IndexDoc<'_>]) -> Result<()>,
-) -> Result<()> {
-    let mut keys: Vec<u8> = Vec::with_capacity(activities.len() * 32);
-    let mut attr_spans: Vec<(AttributeId, std::ops::Range<usize>)> = Vec::new();
-    let mut parts: Vec<DocParts> = Vec::with_capacity(activities.len());
-    for activity in activities {
-        let start = keys.len();
-        activity.primary.index_key_into(&mut keys);
-        let primary = start..keys.len();
-        let attrs_start = attr_spans.len();
-        if let Some(ty) = catalog.get(activity.type_id) {
-            for (attr, value) in &activity.attributes {
-                if ty
-                    .attribute_for_render(*attr)
-                    .is_some_and(|a| a.indexed && !a.is_primary)
-                {
-                    let s = keys.len();
-                    value.index_key_into(&mut keys);
-                    attr_spans.push((*attr, s..keys.len()));
-                }
-            }
-        }
-        parts.push(DocParts {
-            id: activity.id,
-            person: activity.person,
-            type_id: activity.type_id,
-            occurred_at_ms: activity.occurred_at_ms,
-            primary,
-            attributes: attrs_start..attr_spans.len(),
-        });
-    }
-    let attr_refs: Vec<(AttributeId, &[u8])> = attr_spans
-        .iter()
-        .map(|(a, r)| (*a, &keys[r.clone()]))
-        .collect();
-    let docs: Vec<IndexDoc<'_>> = parts
-        .iter()
-        .map(|p| IndexDoc {
-            id: p.id,
-            person: p.person,
-            type_id: p.type_id,
-            occurred_at_ms: p.occurred_at_ms,
-            primary_key: Some(&keys[p.primary.clone()]),
-            attributes: &attr_refs[p.attributes.clone()],
-        })
-        .collect();
-    each(&docs)
-}
-
 fn index_range(shared: &Shared, from: u64, to: u64) -> Result<()> {
     let catalog = shared.catalog.snapshot();
-    let mut activities = Vec::with_capacity((to - from) as usize);
-    let records = shared
+    let mut batch = DocBatch::new(&catalog, (to - from) as usize);
+    let mut records = shared
         .log
         .iter_range(Offset(from), Offset(to))
         .map_err(Error::activities)?;
-    for record in records {
+    while let Some(record) = records.next_ref() {
         let record = record.map_err(Error::activities)?;
         let id = ActivityId(record.offset.0);
-        let activity = codec::decode_activity(id, &record.payload)
+        let activity = codec::decode_activity_view(id, record.payload)
             .map_err(|source| Error::Decode { id, source })?;
-        activities.push(activity);
+        batch.push(&activity);
     }
-    docs_for(&catalog, &activities, |docs| Ok(shared.index.add(docs)?))
+    batch.drain(|docs| Ok(shared.index.add(docs)?))
 }

@@ -37,6 +37,7 @@ mod append;
 mod async_api;
 mod catalog_store;
 mod dedupe;
+mod docs;
 mod engine;
 mod error;
 mod indexer;

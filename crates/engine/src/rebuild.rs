@@ -4,8 +4,8 @@ use actlog_index::Index;
 use actlog_log::{Log, Offset};
 use actlog_model::{codec, ActivityId, Catalog};
 
+use crate::docs::DocBatch;
 use crate::error::{Error, Result};
-use crate::indexer::docs_for;
 use crate::options::Options;
 
 /// Activities decoded and handed to the loader at a time.
@@ -45,29 +45,27 @@ pub(crate) fn rebuild_with_progress(
     }
     let total = end - first;
     let mut loader = index.bulk_loader();
-    let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+    let mut batch = DocBatch::new(catalog, CHUNK_RECORDS);
     let mut done = 0u64;
-    for record in log
+    let mut records = log
         .iter_range(Offset(first), Offset(end))
-        .map_err(Error::activities)?
-    {
+        .map_err(Error::activities)?;
+    while let Some(record) = records.next_ref() {
         let record = record.map_err(Error::activities)?;
         let id = ActivityId(record.offset.0);
-        chunk.push(
-            codec::decode_activity(id, &record.payload)
-                .map_err(|source| Error::Decode { id, source })?,
-        );
-        if chunk.len() == CHUNK_RECORDS {
-            docs_for(catalog, &chunk, |docs| Ok(loader.add(docs)?))?;
-            done += chunk.len() as u64;
-            chunk.clear();
+        let activity = codec::decode_activity_view(id, record.payload)
+            .map_err(|source| Error::Decode { id, source })?;
+        batch.push(&activity);
+        if batch.len() == CHUNK_RECORDS {
+            done += batch.len() as u64;
+            batch.drain(|docs| Ok(loader.add(docs)?))?;
             if let Some(progress) = progress {
                 progress(done, total);
             }
         }
     }
-    docs_for(catalog, &chunk, |docs| Ok(loader.add(docs)?))?;
-    done += chunk.len() as u64;
+    done += batch.len() as u64;
+    batch.drain(|docs| Ok(loader.add(docs)?))?;
     loader.finish()?;
     if let Some(progress) = progress {
         progress(done, total);

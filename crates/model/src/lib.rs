@@ -73,6 +73,6 @@ pub use catalog::{AttributeChanges, Catalog, CatalogEvent, CatalogOptions, TypeC
 pub use error::{Error, Result};
 pub use ids::{ActivityId, AttributeId, PersonId, TypeId};
 pub use value::{
-    DataType, InvalidValue, Value, EMAIL_CHARS_MAX, LINK_CHARS_MAX, PHONE_CHARS_MAX,
+    DataType, InvalidValue, Value, ValueRef, EMAIL_CHARS_MAX, LINK_CHARS_MAX, PHONE_CHARS_MAX,
     STRING_CHARS_MAX, TEXT_BYTES_MAX,
 };

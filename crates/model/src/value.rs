@@ -530,52 +530,23 @@ impl Value {
 
     /// Appends [`Value::index_key`] to `out`.
     pub fn index_key_into(&self, out: &mut Vec<u8>) {
-        match self {
-            Value::String(s)
-            | Value::Text(s)
-            | Value::Email(s)
-            | Value::Link(s)
-            | Value::Phone(s) => out.extend_from_slice(s.as_bytes()),
-            Value::Integer(i) | Value::Date(i) => {
-                out.extend_from_slice(&((*i as u32) ^ 0x8000_0000).to_be_bytes())
-            }
-            Value::Datetime(ms) => {
-                out.extend_from_slice(&((*ms as u64) ^ 0x8000_0000_0000_0000).to_be_bytes())
-            }
-            Value::Float(f) | Value::Currency(f) => {
-                // Adding zero turns negative zero into zero, which it equals.
-                let bits = (*f + 0.0).to_bits();
-                let key = if bits >> 63 == 1 {
-                    !bits
-                } else {
-                    bits ^ 0x8000_0000_0000_0000
-                };
-                out.extend_from_slice(&key.to_be_bytes())
-            }
-            Value::Boolean(b) => out.push(u8::from(*b)),
-        }
+        self.as_ref().index_key_into(out)
     }
 
-    /// Cheap invariant checks for a value read back from storage: finite floats, dates
-    /// within years 0001..=9999, strings within their type's bound.
-    pub(crate) fn check_stored(&self) -> Result<(), &'static str> {
+    /// The value borrowed: strings as `&str`.
+    pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Float(f) | Value::Currency(f) if !f.is_finite() => Err("non-finite float"),
-            Value::Date(d) if !(time::DATE_MIN_DAYS..=time::DATE_MAX_DAYS).contains(d) => {
-                Err("date out of range")
-            }
-            Value::Datetime(ms)
-                if !(time::DATETIME_MIN_MS..=time::DATETIME_MAX_MS).contains(ms) =>
-            {
-                Err("datetime out of range")
-            }
-            Value::Text(s) if s.len() > TEXT_BYTES_MAX => Err("text value too long"),
-            Value::String(s) | Value::Email(s) | Value::Link(s) | Value::Phone(s)
-                if s.len() > LINK_CHARS_MAX * 4 =>
-            {
-                Err("string value too long")
-            }
-            _ => Ok(()),
+            Value::String(s) => ValueRef::String(s),
+            Value::Text(s) => ValueRef::Text(s),
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Float(f) => ValueRef::Float(*f),
+            Value::Boolean(b) => ValueRef::Boolean(*b),
+            Value::Date(d) => ValueRef::Date(*d),
+            Value::Datetime(ms) => ValueRef::Datetime(*ms),
+            Value::Email(s) => ValueRef::Email(s),
+            Value::Link(s) => ValueRef::Link(s),
+            Value::Phone(s) => ValueRef::Phone(s),
+            Value::Currency(f) => ValueRef::Currency(*f),
         }
     }
 
@@ -593,6 +564,121 @@ impl Value {
             Value::Date(_) => 12,
             Value::Datetime(_) => 22,
             Value::Float(_) | Value::Currency(_) => 24,
+        }
+    }
+}
+
+/// A [`Value`] borrowed from where it is stored: what [`crate::codec`] decodes without
+/// copying, and what index keys are built from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// A `string` value.
+    String(&'a str),
+    /// A `text` value.
+    Text(&'a str),
+    /// An `integer` value.
+    Integer(i32),
+    /// A `float` value.
+    Float(f64),
+    /// A `boolean` value.
+    Boolean(bool),
+    /// A `date` value, in days since 1970-01-01.
+    Date(i32),
+    /// A `datetime` value, in ms since 1970-01-01T00:00:00Z.
+    Datetime(i64),
+    /// An `email` value.
+    Email(&'a str),
+    /// A `link` value.
+    Link(&'a str),
+    /// A `phone` value.
+    Phone(&'a str),
+    /// A `currency` value.
+    Currency(f64),
+}
+
+impl ValueRef<'_> {
+    /// The owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::String(s) => Value::String(s.to_owned()),
+            ValueRef::Text(s) => Value::Text(s.to_owned()),
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Float(f) => Value::Float(f),
+            ValueRef::Boolean(b) => Value::Boolean(b),
+            ValueRef::Date(d) => Value::Date(d),
+            ValueRef::Datetime(ms) => Value::Datetime(ms),
+            ValueRef::Email(s) => Value::Email(s.to_owned()),
+            ValueRef::Link(s) => Value::Link(s.to_owned()),
+            ValueRef::Phone(s) => Value::Phone(s.to_owned()),
+            ValueRef::Currency(f) => Value::Currency(f),
+        }
+    }
+
+    /// The value's data type.
+    pub fn data_type(self) -> DataType {
+        match self {
+            ValueRef::String(_) => DataType::String,
+            ValueRef::Text(_) => DataType::Text,
+            ValueRef::Integer(_) => DataType::Integer,
+            ValueRef::Float(_) => DataType::Float,
+            ValueRef::Boolean(_) => DataType::Boolean,
+            ValueRef::Date(_) => DataType::Date,
+            ValueRef::Datetime(_) => DataType::Datetime,
+            ValueRef::Email(_) => DataType::Email,
+            ValueRef::Link(_) => DataType::Link,
+            ValueRef::Phone(_) => DataType::Phone,
+            ValueRef::Currency(_) => DataType::Currency,
+        }
+    }
+
+    /// Appends the value's [`Value::index_key`] to `out`.
+    pub fn index_key_into(self, out: &mut Vec<u8>) {
+        match self {
+            ValueRef::String(s)
+            | ValueRef::Text(s)
+            | ValueRef::Email(s)
+            | ValueRef::Link(s)
+            | ValueRef::Phone(s) => out.extend_from_slice(s.as_bytes()),
+            ValueRef::Integer(i) | ValueRef::Date(i) => {
+                out.extend_from_slice(&((i as u32) ^ 0x8000_0000).to_be_bytes())
+            }
+            ValueRef::Datetime(ms) => {
+                out.extend_from_slice(&((ms as u64) ^ 0x8000_0000_0000_0000).to_be_bytes())
+            }
+            ValueRef::Float(f) | ValueRef::Currency(f) => {
+                // Adding zero turns negative zero into zero, which it equals.
+                let bits = (f + 0.0).to_bits();
+                let key = if bits >> 63 == 1 {
+                    !bits
+                } else {
+                    bits ^ 0x8000_0000_0000_0000
+                };
+                out.extend_from_slice(&key.to_be_bytes())
+            }
+            ValueRef::Boolean(b) => out.push(u8::from(b)),
+        }
+    }
+
+    /// Cheap invariant checks for a value read back from storage: finite floats, dates
+    /// within years 0001..=9999, strings within their type's bound.
+    pub(crate) fn check_stored(self) -> Result<(), &'static str> {
+        match self {
+            ValueRef::Float(f) | ValueRef::Currency(f) if !f.is_finite() => Err("non-finite float"),
+            ValueRef::Date(d) if !(time::DATE_MIN_DAYS..=time::DATE_MAX_DAYS).contains(&d) => {
+                Err("date out of range")
+            }
+            ValueRef::Datetime(ms)
+                if !(time::DATETIME_MIN_MS..=time::DATETIME_MAX_MS).contains(&ms) =>
+            {
+                Err("datetime out of range")
+            }
+            ValueRef::Text(s) if s.len() > TEXT_BYTES_MAX => Err("text value too long"),
+            ValueRef::String(s) | ValueRef::Email(s) | ValueRef::Link(s) | ValueRef::Phone(s)
+                if s.len() > LINK_CHARS_MAX * 4 =>
+            {
+                Err("string value too long")
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -1,0 +1,314 @@
+//! Activity records (format 1; the table is in the module docs of `codec`).
+//!
+//! Written by hand rather than through serde: appends encode every activity and every
+//! index pass and scan decodes one, and the borrowed [`ActivityView`] lets those readers
+//! look at a record without allocating. The bytes are exactly bincode 2's
+//! `config::standard()` encoding of the version-1 record, which the tests check against
+//! bincode itself.
+
+use super::wire::{self, Reader};
+use super::{data_type_code, ACTIVITY_FORMAT_VERSION, RECORD_BYTES_MAX};
+use crate::activity::{Activity, ValidActivity, IDEMPOTENCY_KEY_BYTES_MAX};
+use crate::activity_type::ATTRIBUTES_MAX;
+use crate::error::{Error, Result};
+use crate::ids::{ActivityId, AttributeId, PersonId, TypeId};
+use crate::value::ValueRef;
+
+/// Appends the encoding of `activity` to `out`.
+///
+/// # Errors
+///
+/// None today; the `Result` keeps room for encodings that can fail.
+pub fn encode_activity_into(activity: &ValidActivity, out: &mut Vec<u8>) -> Result<()> {
+    debug_assert!(activity.attributes.windows(2).all(|w| w[0].0 < w[1].0));
+    out.push(ACTIVITY_FORMAT_VERSION);
+    wire::put_u64(out, activity.person.0);
+    wire::put_u64(out, u64::from(activity.type_id.0));
+    wire::put_i64(out, activity.occurred_at_ms);
+    put_value(out, activity.primary.as_ref());
+    wire::put_u64(out, activity.attributes.len() as u64);
+    for (id, value) in &activity.attributes {
+        wire::put_u64(out, u64::from(id.0));
+        put_value(out, value.as_ref());
+    }
+    match &activity.idempotency_key {
+        None => out.push(0),
+        Some(key) => {
+            out.push(1);
+            wire::put_str(out, key);
+        }
+    }
+    Ok(())
+}
+
+/// The encoding of `activity`.
+///
+/// # Errors
+///
+/// See [`encode_activity_into`].
+pub fn encode_activity(activity: &ValidActivity) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    encode_activity_into(activity, &mut out)?;
+    Ok(out)
+}
+
+fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
+    out.push(data_type_code(value.data_type()));
+    match value {
+        ValueRef::String(s)
+        | ValueRef::Text(s)
+        | ValueRef::Email(s)
+        | ValueRef::Link(s)
+        | ValueRef::Phone(s) => wire::put_str(out, s),
+        ValueRef::Integer(i) | ValueRef::Date(i) => wire::put_i32(out, i),
+        ValueRef::Datetime(ms) => wire::put_i64(out, ms),
+        ValueRef::Float(f) | ValueRef::Currency(f) => out.extend_from_slice(&f.to_le_bytes()),
+        ValueRef::Boolean(b) => out.push(u8::from(b)),
+    }
+}
+
+fn read_value<'a>(r: &mut Reader<'a>) -> Result<ValueRef<'a>, &'static str> {
+    Ok(match r.u32()? {
+        0 => ValueRef::String(r.str()?),
+        1 => ValueRef::Text(r.str()?),
+        2 => ValueRef::Integer(r.i32()?),
+        3 => ValueRef::Float(r.f64()?),
+        4 => ValueRef::Boolean(r.bool()?),
+        5 => ValueRef::Date(r.i32()?),
+        6 => ValueRef::Datetime(r.i64()?),
+        7 => ValueRef::Email(r.str()?),
+        8 => ValueRef::Link(r.str()?),
+        9 => ValueRef::Phone(r.str()?),
+        10 => ValueRef::Currency(r.f64()?),
+        _ => return Err("unknown value tag"),
+    })
+}
+
+/// A recorded activity decoded in place: its strings borrow the record's bytes.
+///
+/// Decoding checks the whole record, so reading a view never fails; turn it into an
+/// owned [`Activity`] with [`ActivityView::to_activity`] when it must outlive the bytes.
+///
+/// ```
+/// use actlog_model::codec::{decode_activity_view, encode_activity};
+/// use actlog_model::{ActivityId, PersonId, TypeId, ValidActivity, Value, ValueRef};
+///
+/// let bytes = encode_activity(&ValidActivity {
+///     person: PersonId(42),
+///     type_id: TypeId(100_001),
+///     occurred_at_ms: 1_764_000_000_000,
+///     primary: Value::String("Rust 101".into()),
+///     attributes: vec![],
+///     idempotency_key: None,
+/// })?;
+/// let view = decode_activity_view(ActivityId(9), &bytes)?;
+/// assert_eq!(view.primary, ValueRef::String("Rust 101"));
+/// assert_eq!(view.to_activity().person, PersonId(42));
+/// # Ok::<(), actlog_model::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ActivityView<'a> {
+    /// Its id: its offset in the activities log.
+    pub id: ActivityId,
+    /// Who did it.
+    pub person: PersonId,
+    /// Its type.
+    pub type_id: TypeId,
+    /// When, in ms since the epoch.
+    pub occurred_at_ms: i64,
+    /// The primary attribute's value.
+    pub primary: ValueRef<'a>,
+    /// Secondary values by attribute id, ascending.
+    pub attributes: AttributesView<'a>,
+    /// The idempotency key, if any.
+    pub idempotency_key: Option<&'a str>,
+}
+
+impl ActivityView<'_> {
+    /// The owned activity.
+    pub fn to_activity(&self) -> Activity {
+        Activity {
+            id: self.id,
+            person: self.person,
+            type_id: self.type_id,
+            occurred_at_ms: self.occurred_at_ms,
+            primary: self.primary.to_value(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|(id, v)| (id, v.to_value()))
+                .collect(),
+            idempotency_key: self.idempotency_key.map(str::to_owned),
+        }
+    }
+}
+
+/// The secondary values of an [`ActivityView`], decoded as they are iterated (they were
+/// checked when the view was made).
+#[derive(Clone, Copy, Debug)]
+pub struct AttributesView<'a> {
+    bytes: &'a [u8],
+    len: usize,
+}
+
+impl<'a> AttributesView<'a> {
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The values, by attribute id ascending.
+    pub fn iter(&self) -> AttributesIter<'a> {
+        AttributesIter {
+            reader: Reader::new(self.bytes),
+            left: self.len,
+        }
+    }
+
+    /// The value of attribute `id`, if the activity has one.
+    pub fn get(&self, id: AttributeId) -> Option<ValueRef<'a>> {
+        self.iter()
+            .take_while(|(a, _)| *a <= id)
+            .find_map(|(a, v)| (a == id).then_some(v))
+    }
+}
+
+impl<'a> IntoIterator for AttributesView<'a> {
+    type Item = (AttributeId, ValueRef<'a>);
+    type IntoIter = AttributesIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Iterator over [`AttributesView`].
+#[derive(Clone, Debug)]
+pub struct AttributesIter<'a> {
+    reader: Reader<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for AttributesIter<'a> {
+    type Item = (AttributeId, ValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let item = read_attribute(&mut self.reader);
+        // The bytes were checked when the view was made; stopping is all a reread that
+        // failed could do.
+        debug_assert!(item.is_ok());
+        match item {
+            Ok(item) => Some(item),
+            Err(_) => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+fn read_attribute<'a>(r: &mut Reader<'a>) -> Result<(AttributeId, ValueRef<'a>), &'static str> {
+    let id = AttributeId(r.u16()?);
+    Ok((id, read_value(r)?))
+}
+
+/// Decodes the activity record with id `id` (its log offset, used in errors).
+///
+/// # Errors
+///
+/// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
+pub fn decode_activity(id: ActivityId, bytes: &[u8]) -> Result<Activity> {
+    decode_activity_view(id, bytes).map(|view| view.to_activity())
+}
+
+/// Decodes the activity record with id `id` without copying its strings.
+///
+/// # Errors
+///
+/// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
+pub fn decode_activity_view(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>> {
+    parse(id, bytes).map_err(|reason| Error::CorruptActivity {
+        id,
+        len_bytes: bytes.len(),
+        reason,
+    })
+}
+
+fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
+    if bytes.len() > RECORD_BYTES_MAX {
+        return Err(format!("longer than {RECORD_BYTES_MAX} bytes"));
+    }
+    let Some((&version, body)) = bytes.split_first() else {
+        return Err("empty record".into());
+    };
+    if version != ACTIVITY_FORMAT_VERSION {
+        return Err(format!("unknown format version {version}"));
+    }
+    let mut r = Reader::new(body);
+    let person = PersonId(r.u64()?);
+    let type_id = TypeId(r.u32()?);
+    let occurred_at_ms = r.i64()?;
+    let primary = read_value(&mut r)?;
+    primary
+        .check_stored()
+        .map_err(|reason| format!("primary value: {reason}"))?;
+    let count = r.u64()?;
+    if count > ATTRIBUTES_MAX as u64 {
+        return Err(format!("{count} attributes"));
+    }
+    let attributes_at = body.len() - r.remaining();
+    let mut previous: Option<AttributeId> = None;
+    for _ in 0..count {
+        let (attr, value) = read_attribute(&mut r)?;
+        if previous.is_some_and(|p| p >= attr) {
+            return Err("attribute ids not in ascending order".into());
+        }
+        previous = Some(attr);
+        value
+            .check_stored()
+            .map_err(|reason| format!("attribute {}: {reason}", attr.0))?;
+    }
+    let attributes = AttributesView {
+        bytes: &body[attributes_at..body.len() - r.remaining()],
+        len: count as usize,
+    };
+    let idempotency_key = match r.u8()? {
+        0 => None,
+        1 => {
+            let key = r.str()?;
+            if key.is_empty() || key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
+                return Err("idempotency key of invalid length".into());
+            }
+            Some(key)
+        }
+        _ => return Err("invalid option tag".into()),
+    };
+    if r.remaining() != 0 {
+        return Err(format!("{} trailing bytes", r.remaining()));
+    }
+    if !(crate::time::DATETIME_MIN_MS..=crate::time::DATETIME_MAX_MS).contains(&occurred_at_ms) {
+        return Err("occurrence time out of range".into());
+    }
+    Ok(ActivityView {
+        id,
+        person,
+        type_id,
+        occurred_at_ms,
+        primary,
+        attributes,
+        idempotency_key,
+    })
+}
