@@ -42,17 +42,26 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
     let mut reserved_here: HashMap<String, usize> = HashMap::new();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
     // Items whose key another append holds; settled after this call's own write.
-    let mut deferred: Vec<usize> = Vec::new();
 
-    for (i, item) in items.iter().enumerate() {
-        let valid = match catalog.validate(item) {
+    let mut deferred: Vec<(usize, NewActivity)> = Vec::new();
+
+    for (i, item) in items.into_iter().enumerate() {
+        // An item with a key may have to wait for another append holding it, and is
+        // validated again then, so it stays whole; every other item gives its strings
+        // to the valid activity instead of having them copied.
+        let (valid, kept) = if item.idempotency_key.is_some() {
+            (catalog.validate(&item), Some(item))
+        } else {
+            (catalog.validate_owned(item), None)
+        };
+        let valid = match valid {
             Ok(valid) => valid,
             Err(reasons) => {
                 outcomes[i] = Some(Outcome::Skipped { reasons });
                 continue;
             }
         };
-        if let Some(key) = &item.idempotency_key {
+        if let Some(key) = &valid.idempotency_key {
             if let Some(&first) = reserved_here.get(key) {
                 repeats.push((i, first));
                 continue;
@@ -63,7 +72,9 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
                     continue;
                 }
                 Seen::Pending => {
-                    deferred.push(i);
+                    if let Some(item) = kept {
+                        deferred.push((i, item));
+                    }
                     continue;
                 }
                 Seen::Reserved => {
@@ -74,7 +85,7 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
         let start = buffer.len();
         if let Err(err) = codec::encode_activity_into(&valid, &mut buffer) {
             buffer.truncate(start);
-            if let Some(key) = &item.idempotency_key {
+            if let Some(key) = &valid.idempotency_key {
                 inner.dedupe.release([key.as_str()]);
                 reserved_here.remove(key);
             }
@@ -83,7 +94,7 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
         if buffer.len() - start > record_bytes_max {
             let len = buffer.len() - start;
             buffer.truncate(start);
-            if let Some(key) = &item.idempotency_key {
+            if let Some(key) = &valid.idempotency_key {
                 inner.dedupe.release([key.as_str()]);
                 reserved_here.remove(key);
             }
@@ -99,7 +110,7 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
             item: i,
             bytes: start..buffer.len(),
             occurred_at_ms: valid.occurred_at_ms,
-            key: item.idempotency_key.clone(),
+            key: valid.idempotency_key,
         });
     }
 
@@ -111,7 +122,7 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
         };
     }
     if !deferred.is_empty() {
-        settle_deferred(inner, &items, deferred, &mut outcomes)?;
+        settle_deferred(inner, deferred, &mut outcomes)?;
     }
     outcomes
         .into_iter()
@@ -173,12 +184,10 @@ fn write(
 /// our own), then either report the duplicate or record the item after all.
 fn settle_deferred(
     inner: &Inner,
-    items: &[NewActivity],
-    deferred: Vec<usize>,
+    deferred: Vec<(usize, NewActivity)>,
     outcomes: &mut [Option<Outcome>],
 ) -> Result<()> {
-    for i in deferred {
-        let item = &items[i];
+    for (i, item) in deferred {
         let Some(key) = &item.idempotency_key else {
             continue;
         };
@@ -186,7 +195,7 @@ fn settle_deferred(
             Seen::Recorded(id) => outcomes[i] = Some(Outcome::Duplicate { id }),
             Seen::Reserved | Seen::Pending => {
                 let catalog = inner.catalog.snapshot();
-                let valid = match catalog.validate(item) {
+                let valid = match catalog.validate(&item) {
                     Ok(valid) => valid,
                     Err(reasons) => {
                         inner.dedupe.release([key.as_str()]);

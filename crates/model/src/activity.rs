@@ -5,7 +5,7 @@ use crate::catalog::Catalog;
 use crate::error::shorten;
 use crate::ids::{ActivityId, AttributeId, PersonId, TypeId};
 use crate::time::{DATETIME_MAX_MS, DATETIME_MIN_MS};
-use crate::value::{InvalidValue, Value};
+use crate::value::{DataType, InvalidValue, Value};
 use serde_json::Value as Json;
 use std::fmt;
 
@@ -250,23 +250,70 @@ impl Catalog {
     ///
     /// Every [`SkipReason`] that applies, in input order.
     pub fn validate(&self, input: &NewActivity) -> Result<ValidActivity, Vec<SkipReason>> {
+        let mut valid = self.validate_parts(
+            Head {
+                person: input.person,
+                activity_type: &input.activity_type,
+                occurred_at_ms: input.occurred_at_ms,
+                idempotency_key: input.idempotency_key.as_deref(),
+            },
+            input.primary.as_ref(),
+            input.attributes.iter().map(|(a, v)| (a, v)),
+        )?;
+        valid.idempotency_key = input.idempotency_key.clone();
+        Ok(valid)
+    }
+
+    /// As [`Catalog::validate`], consuming the input so that its strings move into the
+    /// valid activity instead of being copied: what an ingest that owns its input uses.
+    ///
+    /// # Errors
+    ///
+    /// As [`Catalog::validate`].
+    pub fn validate_owned(&self, input: NewActivity) -> Result<ValidActivity, Vec<SkipReason>> {
+        let mut valid = self.validate_parts(
+            Head {
+                person: input.person,
+                activity_type: &input.activity_type,
+                occurred_at_ms: input.occurred_at_ms,
+                idempotency_key: input.idempotency_key.as_deref(),
+            },
+            input.primary,
+            input.attributes.into_iter(),
+        )?;
+        valid.idempotency_key = input.idempotency_key;
+        Ok(valid)
+    }
+
+    /// The checks of [`Catalog::validate`], over values borrowed or owned. The valid
+    /// activity has no idempotency key; the caller moves or copies it in.
+    fn validate_parts<R, J>(
+        &self,
+        head: Head<'_>,
+        primary: Option<J>,
+        attributes: impl ExactSizeIterator<Item = (R, J)>,
+    ) -> Result<ValidActivity, Vec<SkipReason>>
+    where
+        R: std::borrow::Borrow<AttrRef>,
+        J: JsonInput,
+    {
         let mut reasons = Vec::new();
-        if !(DATETIME_MIN_MS..=DATETIME_MAX_MS).contains(&input.occurred_at_ms) {
-            reasons.push(SkipReason::ActivityDateOutOfRange(input.occurred_at_ms));
+        if !(DATETIME_MIN_MS..=DATETIME_MAX_MS).contains(&head.occurred_at_ms) {
+            reasons.push(SkipReason::ActivityDateOutOfRange(head.occurred_at_ms));
         }
-        if let Some(key) = &input.idempotency_key {
+        if let Some(key) = head.idempotency_key {
             if key.is_empty() {
                 reasons.push(SkipReason::InvalidIdempotencyKey("empty"));
             } else if key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
                 reasons.push(SkipReason::InvalidIdempotencyKey("longer than 255 bytes"));
             }
         }
-        let ty = match &input.activity_type {
+        let ty = match head.activity_type {
             TypeRef::Id(id) => self.get(*id),
             TypeRef::ApiName(n) => self.by_api_name(n),
         };
         let Some(ty) = ty else {
-            reasons.push(SkipReason::UnknownType(input.activity_type.clone()));
+            reasons.push(SkipReason::UnknownType(head.activity_type.clone()));
             return Err(reasons);
         };
         if ty.status() == crate::TypeStatus::Deleted {
@@ -278,12 +325,12 @@ impl Catalog {
             return Err(reasons);
         };
 
-        let primary = match &input.primary {
-            None | Some(Json::Null) => {
+        let primary = match primary.filter(|v| !v.is_null()) {
+            None => {
                 reasons.push(SkipReason::MissingPrimary(version.primary.api_name.clone()));
                 None
             }
-            Some(v) => match Value::parse(version.primary.data_type, v) {
+            Some(v) => match v.parse(version.primary.data_type) {
                 Ok(v) => Some(v),
                 Err(problem) => {
                     reasons.push(SkipReason::InvalidValue {
@@ -295,10 +342,11 @@ impl Catalog {
             },
         };
 
-        let mut attributes: Vec<(AttributeId, Value)> = Vec::with_capacity(input.attributes.len());
-        let mut seen: Vec<AttributeId> = Vec::with_capacity(input.attributes.len());
+        let mut valid_attributes: Vec<(AttributeId, Value)> = Vec::with_capacity(attributes.len());
+        let mut seen: Vec<AttributeId> = Vec::with_capacity(attributes.len());
         let mut bytes = 0usize;
-        for (attr_ref, json) in &input.attributes {
+        for (attr_ref, json) in attributes {
+            let attr_ref: &AttrRef = attr_ref.borrow();
             let found = match attr_ref {
                 AttrRef::ApiName(n) => version.attribute_by_api_name(n),
                 AttrRef::Name(n) => version.attribute_by_name(n),
@@ -322,10 +370,10 @@ impl Catalog {
             if json.is_null() {
                 continue;
             }
-            match Value::parse(attr.data_type, json) {
+            match json.parse(attr.data_type) {
                 Ok(v) => {
                     bytes += attr.name.len() + v.json_len_bytes();
-                    attributes.push((attr.id, v));
+                    valid_attributes.push((attr.id, v));
                 }
                 Err(problem) => reasons.push(SkipReason::InvalidValue {
                     attribute: attr.api_name.clone(),
@@ -341,17 +389,51 @@ impl Catalog {
         }
         match primary {
             Some(primary) if reasons.is_empty() => {
-                attributes.sort_by_key(|(id, _)| *id);
+                valid_attributes.sort_by_key(|(id, _)| *id);
                 Ok(ValidActivity {
-                    person: input.person,
+                    person: head.person,
                     type_id: ty.id(),
-                    occurred_at_ms: input.occurred_at_ms,
+                    occurred_at_ms: head.occurred_at_ms,
                     primary,
-                    attributes,
-                    idempotency_key: input.idempotency_key.clone(),
+                    attributes: valid_attributes,
+                    idempotency_key: None,
                 })
             }
             _ => Err(reasons),
         }
+    }
+}
+
+/// What validation reads besides the values.
+struct Head<'a> {
+    person: PersonId,
+    activity_type: &'a TypeRef,
+    occurred_at_ms: i64,
+    idempotency_key: Option<&'a str>,
+}
+
+/// A JSON value given to validation, borrowed (copied if valid) or owned (moved).
+trait JsonInput {
+    fn is_null(&self) -> bool;
+    fn parse(self, data_type: DataType) -> Result<Value, InvalidValue>;
+}
+
+impl JsonInput for &Json {
+    fn is_null(&self) -> bool {
+        Json::is_null(self)
+    }
+
+    fn parse(self, data_type: DataType) -> Result<Value, InvalidValue> {
+        Value::parse(data_type, self)
+    }
+}
+
+impl JsonInput for Json {
+    fn is_null(&self) -> bool {
+        Json::is_null(self)
+    }
+
+    fn parse(self, data_type: DataType) -> Result<Value, InvalidValue> {
+        Value::parse_owned(data_type, self)
     }
 }

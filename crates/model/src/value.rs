@@ -65,6 +65,14 @@ impl DataType {
         DataType::Currency,
     ];
 
+    /// Whether values of the type are text (string, text, email, link, phone).
+    pub const fn is_textual(self) -> bool {
+        matches!(
+            self,
+            DataType::String | DataType::Text | DataType::Email | DataType::Link | DataType::Phone
+        )
+    }
+
     /// Marketo's name for the type (`"string"`, `"datetime"`, ...).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -312,6 +320,23 @@ fn parse_boolean(v: &Json) -> Result<bool, InvalidValue> {
     }
 }
 
+/// The checks of a textual data type on its text.
+fn check_text(data_type: DataType, s: &str) -> Result<(), InvalidValue> {
+    match data_type {
+        DataType::Text if s.len() > TEXT_BYTES_MAX => Err(InvalidValue::TooLong {
+            data_type,
+            len: s.len(),
+            max: TEXT_BYTES_MAX,
+            unit: "bytes",
+        }),
+        DataType::Text => Ok(()),
+        DataType::Email => check_email(s),
+        DataType::Link => check_link(s),
+        DataType::Phone => check_phone(s),
+        _ => check_chars(data_type, s, STRING_CHARS_MAX),
+    }
+}
+
 fn check_email(s: &str) -> Result<(), InvalidValue> {
     let bad = |reason| InvalidValue::InvalidEmail {
         value: shorten(s),
@@ -406,22 +431,10 @@ impl Value {
     /// An [`InvalidValue`] saying why the value does not fit.
     pub fn parse(data_type: DataType, input: &Json) -> Result<Value, InvalidValue> {
         Ok(match data_type {
-            DataType::String => {
+            DataType::String | DataType::Text => {
                 let s = scalar_text(data_type, input)?;
-                check_chars(data_type, &s, STRING_CHARS_MAX)?;
-                Value::String(s)
-            }
-            DataType::Text => {
-                let s = scalar_text(data_type, input)?;
-                if s.len() > TEXT_BYTES_MAX {
-                    return Err(InvalidValue::TooLong {
-                        data_type,
-                        len: s.len(),
-                        max: TEXT_BYTES_MAX,
-                        unit: "bytes",
-                    });
-                }
-                Value::Text(s)
+                check_text(data_type, &s)?;
+                Value::from_text(data_type, s)
             }
             DataType::Integer => Value::Integer(parse_integer(input)?),
             DataType::Float => Value::Float(parse_float(data_type, input)?),
@@ -448,35 +461,54 @@ impl Value {
                     },
                 })?
             }
-            DataType::Email => {
+            DataType::Email | DataType::Link => {
                 let Json::String(s) = input else {
                     return Err(InvalidValue::WrongType {
                         expected: data_type,
                         value: json_text(input),
                     });
                 };
-                check_email(s)?;
-                Value::Email(s.clone())
-            }
-            DataType::Link => {
-                let Json::String(s) = input else {
-                    return Err(InvalidValue::WrongType {
-                        expected: data_type,
-                        value: json_text(input),
-                    });
-                };
-                check_link(s)?;
-                Value::Link(s.clone())
+                // Checked before the copy, so a rejected value costs no allocation.
+                check_text(data_type, s)?;
+                Value::from_text(data_type, s.clone())
             }
             DataType::Phone => {
                 let s = match input {
                     Json::Number(n) if n.is_u64() => n.to_string(),
                     _ => scalar_text(data_type, input)?,
                 };
-                check_phone(&s)?;
-                Value::Phone(s)
+                check_text(data_type, &s)?;
+                Value::from_text(data_type, s)
             }
         })
+    }
+
+    /// As [`Value::parse`], taking the JSON by value so that a string moves into the
+    /// value instead of being copied.
+    ///
+    /// # Errors
+    ///
+    /// As [`Value::parse`].
+    pub fn parse_owned(data_type: DataType, input: Json) -> Result<Value, InvalidValue> {
+        match input {
+            Json::String(s) if data_type.is_textual() => {
+                check_text(data_type, &s)?;
+                Ok(Value::from_text(data_type, s))
+            }
+            other => Value::parse(data_type, &other),
+        }
+    }
+
+    /// A value of a textual data type from its text, already checked.
+    fn from_text(data_type: DataType, s: String) -> Value {
+        match data_type {
+            DataType::Text => Value::Text(s),
+            DataType::Email => Value::Email(s),
+            DataType::Link => Value::Link(s),
+            DataType::Phone => Value::Phone(s),
+            // Only textual types reach here; a string is the safe reading of anything else.
+            _ => Value::String(s),
+        }
     }
 
     /// The value's data type.

@@ -183,3 +183,45 @@ fn attributes_too_long() {
     ));
     assert_eq!(reasons[0].code(), "1049");
 }
+
+fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(json!(null)),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<bool>().prop_map(|b| json!(b)),
+        (-1e6f64..1e6).prop_map(|f| json!(f)),
+        "[a-z@.:/ 0-9-]{0,30}".prop_map(|s| json!(s)),
+        Just(json!("a@example.com")),
+        Just(json!("https://example.com/x")),
+        Just(json!("2025-11-24T16:00:00Z")),
+        Just(json!("x".repeat(70_000))),
+        Just(json!([1, 2])),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Moving the input's strings gives exactly what copying them gives, skipped or not.
+    #[test]
+    fn validate_owned_is_validate(
+        ty in proptest::sample::select(vec!["webinar", "draftOnly", "gone", "nope"]),
+        at in proptest::prop_oneof![proptest::strategy::Just(TS), proptest::prelude::any::<i64>()],
+        primary in proptest::option::of(any_json()),
+        attrs in proptest::collection::vec(
+            (proptest::sample::select(vec!["minutes", "email", "joinedAt", "notes", "Notes", "webinarName", "nope"]), any_json()),
+            0..6,
+        ),
+        key in proptest::option::of("[a-z]{0,3}"),
+    ) {
+        let mut input = NewActivity::new(PersonId(9), ty, at);
+        input.primary = primary;
+        for (name, value) in attrs {
+            input = input.attr(name, value);
+        }
+        input.idempotency_key = key;
+        let c = catalog();
+        proptest::prop_assert_eq!(c.validate_owned(input.clone()), c.validate(&input));
+    }
+}
