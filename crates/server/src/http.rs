@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -148,9 +148,9 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 
 /// Parses a required JSON body: 612 for a non-JSON content type, 609 for bad JSON,
 /// 1002/1003 for JSON of the wrong shape.
-pub(crate) fn json_body<T: DeserializeOwned>(
+pub(crate) fn json_body<'a, T: Deserialize<'a>>(
     headers: &HeaderMap,
-    body: &[u8],
+    body: &'a [u8],
 ) -> Result<T, ApiError> {
     if !body.is_empty() && !is_json_content_type(headers) {
         return Err(ApiError::code(ErrorCode::InvalidContentType));

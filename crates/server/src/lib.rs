@@ -27,6 +27,7 @@
 //! ```
 
 mod activities;
+mod add;
 mod api;
 mod auth;
 pub mod backend;

@@ -400,20 +400,25 @@ impl Backend for Fake {
     }
 
     fn append(&self, items: Vec<ActivityInput>) -> Result<Vec<AppendOutcome>, ApiError> {
-        let mut s = self.state.lock().unwrap();
-        let mut out = Vec::new();
+        let mut guard = self.state.lock().unwrap();
+        // Split borrows: the type definitions are read while activities and keys grow.
+        let State {
+            types,
+            activities,
+            keys,
+        } = &mut *guard;
+        let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let Some(k) = &item.idempotency_key {
-                if let Some(id) = s.keys.get(k) {
+                if let Some(id) = keys.get(k) {
                     out.push(AppendOutcome::Duplicate { id: *id });
                     continue;
                 }
             }
-            let def = s
-                .types
+            let def = types
                 .iter()
                 .find(|t| t.id == item.type_id && !t.deleted)
-                .and_then(|t| t.live.clone());
+                .and_then(|t| t.live.as_ref());
             let Some(def) = def else {
                 out.push(AppendOutcome::Skipped {
                     reasons: vec![ApiError::invalid_data(format!(
@@ -447,8 +452,8 @@ impl Backend for Fake {
                 out.push(AppendOutcome::Skipped { reasons });
                 continue;
             }
-            let id = s.activities.len() as u64;
-            s.activities.push(ActivityView {
+            let id = activities.len() as u64;
+            activities.push(ActivityView {
                 id,
                 lead_id: item.lead_id,
                 occurred_at_ms: item.occurred_at_ms,
@@ -459,7 +464,7 @@ impl Backend for Fake {
                 attributes,
             });
             if let Some(k) = item.idempotency_key {
-                s.keys.insert(k, id);
+                keys.insert(k, id);
             }
             out.push(AppendOutcome::Added { id });
         }
