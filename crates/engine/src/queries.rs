@@ -19,8 +19,14 @@ use crate::engine::{Engine, Inner};
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
-/// Activities handed over from a query's thread ahead of the consumer, at most.
-const PAGE_ACTIVITIES: usize = 1_024;
+/// Activities handed over from a query's thread ahead of the consumer, at most (in
+/// pages of up to [`PAGE_ACTIVITIES_MAX`]).
+const AHEAD_ACTIVITIES: usize = 1_024;
+
+/// Most activities handed over at once. Pages start at one activity, so the first
+/// result arrives as soon as it is found, and double up to this, so a long result pays
+/// one hand-over (and at most one wake-up of the consumer) per page, not per activity.
+const PAGE_ACTIVITIES_MAX: usize = 256;
 
 /// Whether a query waits for the index to cover everything recorded before it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,13 +62,14 @@ pub struct QueryOptions {
 
 /// The activities a filter matches, streamed lazily in (occurred_at, id) order.
 ///
-/// One query runs on its own thread, planned once, and hands activities over through a
-/// bounded channel: memory holds at most 1,024 of them however many match, and a scan
-/// reads each segment once. The cursor after the last activity returned resumes exactly
+/// One query runs on its own thread, planned once, and hands activities over in pages
+/// through a bounded channel: memory holds at most about 1,500 of them however many
+/// match, and a scan reads each segment once. The cursor after the last activity returned resumes exactly
 /// after it, also while new activities arrive. Dropping the results stops the query at
 /// its next match.
 pub struct QueryResults {
     rx: mpsc::Receiver<Message>,
+    page: std::vec::IntoIter<Activity>,
     direction: Direction,
     cursor: Option<Cursor>,
     explain: Option<Explain>,
@@ -72,7 +79,7 @@ pub struct QueryResults {
 /// What the query thread hands over.
 enum Message {
     Planned(Explain),
-    Activity(Activity),
+    Activities(Vec<Activity>),
     Failed(Error),
     Done(Explain),
 }
@@ -92,7 +99,7 @@ impl QueryResults {
         filter: ResolvedFilter,
         options: actlog_query::QueryOptions,
     ) -> Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(PAGE_ACTIVITIES);
+        let (tx, rx) = mpsc::sync_channel(AHEAD_ACTIVITIES / PAGE_ACTIVITIES_MAX);
         let direction = options.direction;
         let cursor = options.cursor;
         std::thread::Builder::new()
@@ -104,6 +111,7 @@ impl QueryResults {
             })?;
         Ok(QueryResults {
             rx,
+            page: Vec::new().into_iter(),
             direction,
             cursor,
             explain: None,
@@ -149,16 +157,30 @@ fn run_query(
     if tx.send(Message::Planned(run.explain())).is_err() {
         return;
     }
+    let mut page_len = 1;
+    let mut page = Vec::with_capacity(page_len);
     for activity in run.by_ref() {
-        let message = match activity {
-            Ok(activity) => Message::Activity(activity),
-            Err(err) => Message::Failed(err.into()),
-        };
-        let failed = matches!(message, Message::Failed(_));
-        // A closed channel means the results were dropped: stop reading.
-        if tx.send(message).is_err() || failed {
-            return;
+        match activity {
+            Ok(activity) => page.push(activity),
+            Err(err) => {
+                if !page.is_empty() {
+                    let _ = tx.send(Message::Activities(page));
+                }
+                let _ = tx.send(Message::Failed(err.into()));
+                return;
+            }
         }
+        if page.len() == page_len {
+            page_len = (page_len * 2).min(PAGE_ACTIVITIES_MAX);
+            let full = std::mem::replace(&mut page, Vec::with_capacity(page_len));
+            // A closed channel means the results were dropped: stop reading.
+            if tx.send(Message::Activities(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !page.is_empty() && tx.send(Message::Activities(page)).is_err() {
+        return;
     }
     let _ = tx.send(Message::Done(run.explain()));
 }
@@ -167,15 +189,19 @@ impl Iterator for QueryResults {
     type Item = Result<Activity>;
 
     fn next(&mut self) -> Option<Result<Activity>> {
-        while !self.finished {
+        loop {
+            if let Some(activity) = self.page.next() {
+                self.cursor = Some(Cursor::after(&activity, self.direction));
+                return Some(Ok(activity));
+            }
+            if self.finished {
+                return None;
+            }
             match self.rx.recv() {
                 Ok(Message::Planned(explain)) | Ok(Message::Done(explain)) => {
                     self.explain = Some(explain);
                 }
-                Ok(Message::Activity(activity)) => {
-                    self.cursor = Some(Cursor::after(&activity, self.direction));
-                    return Some(Ok(activity));
-                }
+                Ok(Message::Activities(page)) => self.page = page.into_iter(),
                 Ok(Message::Failed(err)) => {
                     self.finished = true;
                     return Some(Err(err));
@@ -183,7 +209,6 @@ impl Iterator for QueryResults {
                 Err(_) => self.finished = true,
             }
         }
-        None
     }
 }
 
@@ -410,6 +435,57 @@ impl ActivitySource for EngineSource<'_> {
         self.inner.get(id).map_err(source_error)
     }
 
+    fn get_batch(
+        &self,
+        ids: &[ActivityId],
+        out: &mut Vec<Option<Activity>>,
+    ) -> Result<(), SourceError> {
+        let first = self.inner.activities.first_offset().0;
+        let visible = |id: ActivityId| id.get() >= first && id < self.end;
+        let offsets: Vec<Offset> = ids
+            .iter()
+            .filter(|id| visible(**id))
+            .map(|id| Offset(id.get()))
+            .collect();
+        let start = out.len();
+        let mut decoded: Vec<Option<Activity>> = Vec::with_capacity(offsets.len());
+        let mut failed = None;
+        let read = self.inner.activities.read_batch(&offsets, |record| {
+            if failed.is_some() {
+                return;
+            }
+            let id = ActivityId(record.offset.0);
+            match codec::decode_activity(id, record.payload) {
+                Ok(a) => decoded.push(Some(a)),
+                Err(source) => failed = Some(Error::Decode { id, source }),
+            }
+        });
+        if let Some(err) = failed {
+            return Err(source_error(err));
+        }
+        match read {
+            Ok(()) => {}
+            // Retention removed a segment meanwhile: answer id by id, as `get` does.
+            Err(actlog_log::Error::OffsetOutOfRange { .. }) => {
+                out.truncate(start);
+                for &id in ids {
+                    out.push(self.get(id)?);
+                }
+                return Ok(());
+            }
+            Err(err) => return Err(source_error(Error::activities(err))),
+        }
+        let mut decoded = decoded.into_iter();
+        for &id in ids {
+            out.push(if visible(id) {
+                decoded.next().flatten()
+            } else {
+                None
+            });
+        }
+        Ok(())
+    }
+
     fn segments(&self) -> Vec<SegmentSpan> {
         self.inner
             .activities
@@ -437,12 +513,7 @@ impl ActivitySource for EngineSource<'_> {
             .activities
             .iter_range(Offset(from.get()), Offset(to.get()))
         {
-            Ok(records) => Box::new(records.map(|record| {
-                let record = record.map_err(|e| source_error(Error::activities(e)))?;
-                let id = ActivityId(record.offset.0);
-                codec::decode_activity(id, &record.payload)
-                    .map_err(|source| source_error(Error::Decode { id, source }))
-            })),
+            Ok(records) => Box::new(Decoded(records)),
             Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
         }
     }
@@ -453,6 +524,24 @@ impl ActivitySource for EngineSource<'_> {
 
     fn end_id(&self) -> ActivityId {
         self.end
+    }
+}
+
+/// Activities decoded straight from the log reader's buffer (no copy of each payload).
+struct Decoded(actlog_log::LogIter);
+
+impl Iterator for Decoded {
+    type Item = Result<Activity, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(match self.0.next_ref()? {
+            Ok(record) => {
+                let id = ActivityId(record.offset.0);
+                codec::decode_activity(id, record.payload)
+                    .map_err(|source| source_error(Error::Decode { id, source }))
+            }
+            Err(e) => Err(source_error(Error::activities(e))),
+        })
     }
 }
 
@@ -507,15 +596,20 @@ impl PostingIndex for EnginePostings<'_> {
         )
     }
 
-    fn by_person(&self, person: PersonId) -> Postings<'_> {
+    fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
         let range = IdRange {
             start: ActivityId(self.inner.activities.first_offset().0),
             end: self.end,
         };
+        let types = types.map(<[TypeId]>::to_vec);
         Box::new(
             self.inner
                 .index
                 .person(person, range, Order::Ascending)
+                .filter(move |p| match (p, &types) {
+                    (Ok(p), Some(types)) => types.contains(&p.type_id),
+                    _ => true,
+                })
                 .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
         )
     }
