@@ -11,8 +11,9 @@ use actlog_index::{IdRange, KeyRange, Order, TimeRange};
 use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
-    ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings, PostingIndex,
-    Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList, SourceError, ValueSlot,
+    ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings,
+    PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList, SourceError,
+    ValueSlot,
 };
 
 use crate::engine::{Engine, Inner};
@@ -513,7 +514,31 @@ impl ActivitySource for EngineSource<'_> {
             .activities
             .iter_range(Offset(from.get()), Offset(to.get()))
         {
-            Ok(records) => Box::new(Decoded(records)),
+            Ok(records) => Box::new(Decoded {
+                records,
+                keep: None,
+            }),
+            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
+        }
+    }
+
+    fn scan_where<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        keep: &'a dyn Fn(&ActivityHeader) -> bool,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        let to = to.min(self.end);
+        let from = from.min(to);
+        match self
+            .inner
+            .activities
+            .iter_range(Offset(from.get()), Offset(to.get()))
+        {
+            Ok(records) => Box::new(Decoded {
+                records,
+                keep: Some(keep),
+            }),
             Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
         }
     }
@@ -527,22 +552,78 @@ impl ActivitySource for EngineSource<'_> {
     }
 }
 
-/// Activities decoded straight from the log reader's buffer (no copy of each payload).
-struct Decoded(actlog_log::LogIter);
+/// Activities decoded straight from the log reader's buffer (no copy of each payload),
+/// skipping without decoding those whose header `keep` rejects.
+struct Decoded<'a> {
+    records: actlog_log::LogIter,
+    keep: Option<&'a dyn Fn(&ActivityHeader) -> bool>,
+}
 
-impl Iterator for Decoded {
+impl Iterator for Decoded<'_> {
     type Item = Result<Activity, SourceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(match self.0.next_ref()? {
-            Ok(record) => {
-                let id = ActivityId(record.offset.0);
-                codec::decode_activity(id, record.payload)
-                    .map_err(|source| source_error(Error::Decode { id, source }))
+        loop {
+            let record = match self.records.next_ref()? {
+                Ok(record) => record,
+                Err(e) => return Some(Err(source_error(Error::activities(e)))),
+            };
+            let id = ActivityId(record.offset.0);
+            if let Some(keep) = self.keep {
+                // A header that does not read is left to the full decode, which
+                // reports what is wrong with the record.
+                if peek_header(id, record.payload).is_some_and(|h| !keep(&h)) {
+                    continue;
+                }
             }
-            Err(e) => Err(source_error(Error::activities(e))),
-        })
+            return Some(
+                codec::decode_activity(id, record.payload)
+                    .map_err(|source| source_error(Error::Decode { id, source })),
+            );
+        }
     }
+}
+
+/// The person, type and time of an encoded activity, read from the first fields of
+/// its record without decoding the rest (the record layout is in
+/// `actlog_model::codec`: a version byte, then bincode varints: person, type id, and
+/// the zigzag time). `None` when the bytes are not a format-1 record's start.
+fn peek_header(id: ActivityId, bytes: &[u8]) -> Option<ActivityHeader> {
+    let (&version, mut rest) = bytes.split_first()?;
+    if version != codec::ACTIVITY_FORMAT_VERSION {
+        return None;
+    }
+    let person = varint(&mut rest)?;
+    let type_id = u32::try_from(varint(&mut rest)?).ok()?;
+    let zigzag = varint(&mut rest)?;
+    let occurred_at_ms = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+    Some(ActivityHeader {
+        id,
+        person: PersonId(person),
+        type_id: TypeId(type_id),
+        occurred_at_ms,
+    })
+}
+
+/// One bincode varint: a byte up to 250 is the value; 251, 252 and 253 announce a
+/// little-endian `u16`, `u32` or `u64`.
+fn varint(bytes: &mut &[u8]) -> Option<u64> {
+    let (&first, rest) = bytes.split_first()?;
+    let width = match first {
+        0..=250 => {
+            *bytes = rest;
+            return Some(u64::from(first));
+        }
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return None,
+    };
+    let value = rest.get(..width)?;
+    let mut le = [0u8; 8];
+    le[..width].copy_from_slice(value);
+    *bytes = &rest[width..];
+    Some(u64::from_le_bytes(le))
 }
 
 /// The index as the planner reads it, with the catalog that says which attributes it
@@ -675,5 +756,60 @@ impl PostingIndex for EnginePostings<'_> {
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
         everyone(self.inner, &self.catalog, self.end).map_err(source_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actlog_model::{AttributeId, ValidActivity, Value};
+
+    /// The header read without decoding equals the decoded fields, for values of every
+    /// varint width and negative times.
+    #[test]
+    fn peeked_headers_equal_decoded_ones() {
+        let persons = [
+            0,
+            250,
+            251,
+            65_535,
+            65_536,
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ];
+        let types = [0, 250, 251, 100_000, u32::MAX];
+        let times = [0, -1, 1, 125, -126, 1_776_902_400_000, -62_135_596_800_000];
+        let mut n = 0u64;
+        for &person in &persons {
+            for &type_id in &types {
+                for &occurred_at_ms in &times {
+                    let valid = ValidActivity {
+                        person: PersonId(person),
+                        type_id: TypeId(type_id),
+                        occurred_at_ms,
+                        primary: Value::String("x".into()),
+                        attributes: vec![(AttributeId(3), Value::Integer(-5))],
+                        idempotency_key: None,
+                    };
+                    let bytes = codec::encode_activity(&valid).unwrap_or_default();
+                    let id = ActivityId(n);
+                    n += 1;
+                    let decoded = codec::decode_activity(id, &bytes).ok();
+                    let expected = ActivityHeader {
+                        id,
+                        person: PersonId(person),
+                        type_id: TypeId(type_id),
+                        occurred_at_ms,
+                    };
+                    assert_eq!(peek_header(id, &bytes), Some(expected));
+                    if let Some(a) = decoded {
+                        assert_eq!(ActivityHeader::of(&a), expected);
+                    }
+                }
+            }
+        }
+        assert_eq!(peek_header(ActivityId(0), &[]), None);
+        assert_eq!(peek_header(ActivityId(0), &[1, 251, 0]), None);
+        assert_eq!(peek_header(ActivityId(0), &[2, 1, 1, 0]), None);
     }
 }

@@ -436,15 +436,9 @@ pub fn candidate_plans(
                 },
                 actual: None,
             }),
-            ResolvedFilter::Persons(persons) => plans.push(Explain {
-                estimated: persons.iter().map(|p| index.estimate_person(*p)).sum(),
-                plan: Plan::Person {
-                    persons: persons.clone(),
-                    min_ms,
-                    max_ms,
-                },
-                actual: None,
-            }),
+            ResolvedFilter::Persons(persons) => {
+                plans.push(person_plan(index, persons, min_ms, max_ms));
+            }
             ResolvedFilter::Value(ms) => {
                 if let Some(p) = value_plan(index, ms, min_ms, max_ms) {
                     plans.push(p);
@@ -455,6 +449,30 @@ pub fn candidate_plans(
     }
     plans
 }
+
+/// The by-person plan for a top-level `person =`/`person in`.
+fn person_plan(
+    index: &dyn PostingIndex,
+    persons: &[PersonId],
+    min_ms: i64,
+    max_ms: i64,
+) -> Explain {
+    Explain {
+        estimated: persons.iter().map(|p| index.estimate_person(*p)).sum(),
+        plan: Plan::Person {
+            persons: persons.to_vec(),
+            min_ms,
+            max_ms,
+        },
+        actual: None,
+    }
+}
+
+/// A by-person plan estimated to read at most this many activities is chosen without
+/// estimating the other paths: a type or value estimate over a long time range reads
+/// and checks every index block it overlaps, which costs more than fetching this many
+/// activities would save.
+pub const PERSON_PLAN_SURE_MAX: u64 = 1_024;
 
 /// The value plan for a top-level value predicate, when the index holds the values
 /// of every type it resolved in.
@@ -499,6 +517,15 @@ pub fn choose_plan(
     index: &dyn PostingIndex,
     filter: &ResolvedFilter,
 ) -> Explain {
+    let (min_ms, max_ms) = occurred_bounds(filter);
+    for c in conjuncts(filter) {
+        if let ResolvedFilter::Persons(persons) = c {
+            let plan = person_plan(index, persons, min_ms, max_ms);
+            if plan.estimated <= PERSON_PLAN_SURE_MAX {
+                return plan;
+            }
+        }
+    }
     let plans = candidate_plans(source, index, filter);
     let scan_plan = Explain {
         plan: Plan::Scan {

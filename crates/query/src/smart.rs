@@ -2,7 +2,7 @@
 
 use crate::ast::SmartList;
 use crate::error::Result;
-use crate::exec::{occurred_bounds, ActivitySource, QueryOptions};
+use crate::exec::{occurred_bounds, ActivityHeader, ActivitySource, QueryOptions};
 use crate::plan::{choose_plan, execute, Plan, PostingIndex, FETCH_BATCH_MAX};
 use crate::resolve::{matches, resolve_in_type, type_id, ResolvedFilter};
 use actlog_model::{Activity, ActivityId, Catalog, PersonId, TypeId};
@@ -203,7 +203,10 @@ fn did_by_scan(source: &dyn ActivitySource, did: &ResolvedDid) -> Result<Roaring
         if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
             continue;
         }
-        for a in source.scan(s.first.max(first), s.end.min(end)) {
+        let keep = |h: &ActivityHeader| {
+            h.type_id == did.type_id && (did.min_ms..=did.max_ms).contains(&h.occurred_at_ms)
+        };
+        for a in source.scan_where(s.first.max(first), s.end.min(end), &keep) {
             let a = a?;
             if did.counts(&a) {
                 counter.add(a.person.get());
