@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use roaring::RoaringTreemap;
 
-use actlog_index::{IdRange, KeyRange, Order, TimeRange};
+use actlog_index::{IdRange, KeyRange, Order, PersonPosting, TimeRange};
 use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
@@ -15,6 +15,7 @@ use actlog_query::{
     PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList, SourceError,
     ValueSlot,
 };
+use parking_lot::Mutex;
 
 use crate::engine::{Engine, Inner};
 use crate::error::{Error, Result};
@@ -375,9 +376,13 @@ fn readers(inner: &Inner, catalog: Arc<Catalog>) -> (EngineSource<'_>, EnginePos
             inner,
             catalog,
             end,
+            person_seen: Mutex::new(None),
         },
     )
 }
+
+/// Most postings of one person kept between the planner's estimate and the plan's run.
+const PERSON_SEEN_POSTINGS_MAX: usize = 4_096;
 
 fn visible_end(inner: &Inner) -> ActivityId {
     ActivityId(
@@ -632,6 +637,19 @@ struct EnginePostings<'a> {
     inner: &'a Inner,
     catalog: Arc<Catalog>,
     end: ActivityId,
+    /// The postings of the person last estimated, when there were few: a person plan
+    /// estimates and then reads the same postings, and each read finds, checks and
+    /// decodes the person's index block, so the second read is served from here.
+    person_seen: Mutex<Option<(PersonId, Vec<PersonPosting>)>>,
+}
+
+impl EnginePostings<'_> {
+    fn person_range(&self) -> IdRange {
+        IdRange {
+            start: ActivityId(self.inner.activities.first_offset().0),
+            end: self.end,
+        }
+    }
 }
 
 fn key_range(keys: &KeySpan) -> KeyRange<'_> {
@@ -678,11 +696,26 @@ impl PostingIndex for EnginePostings<'_> {
     }
 
     fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
-        let range = IdRange {
-            start: ActivityId(self.inner.activities.first_offset().0),
-            end: self.end,
-        };
+        let range = self.person_range();
         let types = types.map(<[TypeId]>::to_vec);
+        let seen = {
+            let mut slot = self.person_seen.lock();
+            match slot.take() {
+                Some((p, postings)) if p == person => Some(postings),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        };
+        if let Some(postings) = seen {
+            return Box::new(
+                postings
+                    .into_iter()
+                    .filter(move |p| types.as_ref().is_none_or(|ts| ts.contains(&p.type_id)))
+                    .map(|p| Ok((p.occurred_at_ms, p.id))),
+            );
+        }
         Box::new(
             self.inner
                 .index
@@ -696,7 +729,27 @@ impl PostingIndex for EnginePostings<'_> {
     }
 
     fn estimate_person(&self, person: PersonId) -> u64 {
-        self.inner.index.estimate_person(person)
+        // Counted from the postings themselves, which are kept when few for the
+        // by-person read that usually follows.
+        let mut kept = Vec::new();
+        let mut count = 0u64;
+        for posting in self
+            .inner
+            .index
+            .person(person, self.person_range(), Order::Ascending)
+        {
+            let Ok(posting) = posting else {
+                return self.inner.index.estimate_person(person);
+            };
+            count += 1;
+            if kept.len() < PERSON_SEEN_POSTINGS_MAX {
+                kept.push(posting);
+            }
+        }
+        if count <= PERSON_SEEN_POSTINGS_MAX as u64 {
+            *self.person_seen.lock() = Some((person, kept));
+        }
+        count
     }
     fn value_type(&self, type_id: TypeId, slot: ValueSlot) -> Option<DataType> {
         let ty = self.catalog.get(type_id)?;
