@@ -12,8 +12,8 @@ use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
     ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings,
-    PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList, SourceError,
-    ValueSlot,
+    Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList,
+    SourceError, ValueSlot,
 };
 use parking_lot::Mutex;
 
@@ -29,6 +29,10 @@ const AHEAD_ACTIVITIES: usize = 1_024;
 /// result arrives as soon as it is found, and double up to this, so a long result pays
 /// one hand-over (and at most one wake-up of the consumer) per page, not per activity.
 const PAGE_ACTIVITIES_MAX: usize = 256;
+
+/// A person plan estimated to read at most this many activities runs on the caller's
+/// thread (see [`QueryResults`]).
+const INLINE_ACTIVITIES_MAX: u64 = 256;
 
 /// Whether a query waits for the index to cover everything recorded before it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,9 +68,10 @@ pub struct QueryOptions {
 
 /// The activities a filter matches, streamed lazily in (occurred_at, id) order.
 ///
-/// One query runs on its own thread, planned once, and hands activities over in pages
-/// through a bounded channel: memory holds at most about 1,500 of them however many
-/// match, and a scan reads each segment once. The cursor after the last activity returned resumes exactly
+/// A query is planned once, on the caller's thread. A small person plan (at most 256
+/// activities to read) then runs there to the end; any other runs on its own thread
+/// and hands activities over in pages through a bounded channel: memory holds at most
+/// about 1,500 of them however many match, and a scan reads each segment once. The cursor after the last activity returned resumes exactly
 /// after it, also while new activities arrive. Dropping the results stops the query at
 /// its next match.
 pub struct QueryResults {
@@ -101,12 +106,31 @@ impl QueryResults {
         filter: ResolvedFilter,
         options: actlog_query::QueryOptions,
     ) -> Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(AHEAD_ACTIVITIES / PAGE_ACTIVITIES_MAX);
         let direction = options.direction;
         let cursor = options.cursor;
+        let explain = {
+            let inner = &engine.inner;
+            let (source, postings) = readers(inner, inner.catalog.snapshot());
+            let explain = actlog_query::choose_plan(&source, &postings, &filter);
+            let small = matches!(explain.plan, Plan::Person { .. })
+                && explain.estimated <= INLINE_ACTIVITIES_MAX;
+            if small {
+                let rx = run_inline(&source, &postings, filter, explain, &options)?;
+                return Ok(QueryResults {
+                    rx,
+                    page: Vec::new().into_iter(),
+                    direction,
+                    cursor,
+                    explain: None,
+                    finished: false,
+                });
+            }
+            explain
+        };
+        let (tx, rx) = mpsc::sync_channel(AHEAD_ACTIVITIES / PAGE_ACTIVITIES_MAX);
         std::thread::Builder::new()
             .name("actlog-query".into())
-            .spawn(move || run_query(&engine, filter, &options, &tx))
+            .spawn(move || run_query(&engine, filter, explain, &options, &tx))
             .map_err(|source| Error::Io {
                 path: "actlog-query thread".into(),
                 source,
@@ -141,15 +165,49 @@ impl QueryResults {
     }
 }
 
+/// Runs a small query on the caller's thread: a thread and its hand-overs would cost
+/// more than the query. Returns a receiver holding the whole result.
+fn run_inline(
+    source: &EngineSource<'_>,
+    postings: &EnginePostings<'_>,
+    filter: ResolvedFilter,
+    explain: Explain,
+    options: &actlog_query::QueryOptions,
+) -> Result<mpsc::Receiver<Message>> {
+    let mut run = actlog_query::execute(source, postings, filter, explain, options)?;
+    let planned = run.explain();
+    let mut page = Vec::new();
+    let mut failed = None;
+    for activity in run.by_ref() {
+        match activity {
+            Ok(activity) => page.push(activity),
+            Err(err) => {
+                failed = Some(err);
+                break;
+            }
+        }
+    }
+    // Room for every message sent below, so no send blocks; the receiver is alive.
+    let (tx, rx) = mpsc::sync_channel(3);
+    let _ = tx.send(Message::Planned(planned));
+    let _ = tx.send(Message::Activities(page));
+    let _ = tx.send(match failed {
+        Some(err) => Message::Failed(err.into()),
+        None => Message::Done(run.explain()),
+    });
+    Ok(rx)
+}
+
 fn run_query(
     engine: &Engine,
     filter: ResolvedFilter,
+    explain: Explain,
     options: &actlog_query::QueryOptions,
     tx: &mpsc::SyncSender<Message>,
 ) {
     let inner = &engine.inner;
     let (source, postings) = readers(inner, inner.catalog.snapshot());
-    let mut run = match actlog_query::query(&source, &postings, filter, options) {
+    let mut run = match actlog_query::execute(&source, &postings, filter, explain, options) {
         Ok(run) => run,
         Err(err) => {
             let _ = tx.send(Message::Failed(err.into()));
