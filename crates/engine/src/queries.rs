@@ -7,20 +7,32 @@ use std::sync::Arc;
 
 use roaring::RoaringTreemap;
 
-use actlog_index::{IdRange, KeyRange, Order, TimeRange};
+use actlog_index::{IdRange, KeyRange, Order, PersonPosting, TimeRange};
 use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
-    ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings, PostingIndex,
-    Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList, SourceError, ValueSlot,
+    ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings,
+    Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList,
+    SourceError, ValueSlot,
 };
+use parking_lot::Mutex;
 
 use crate::engine::{Engine, Inner};
 use crate::error::{Error, Result};
 use crate::time::now_ms;
 
-/// Activities handed over from a query's thread ahead of the consumer, at most.
-const PAGE_ACTIVITIES: usize = 1_024;
+/// Activities handed over from a query's thread ahead of the consumer, at most (in
+/// pages of up to [`PAGE_ACTIVITIES_MAX`]).
+const AHEAD_ACTIVITIES: usize = 1_024;
+
+/// Most activities handed over at once. Pages start at one activity, so the first
+/// result arrives as soon as it is found, and double up to this, so a long result pays
+/// one hand-over (and at most one wake-up of the consumer) per page, not per activity.
+const PAGE_ACTIVITIES_MAX: usize = 256;
+
+/// A person plan estimated to read at most this many activities runs on the caller's
+/// thread (see [`QueryResults`]).
+const INLINE_ACTIVITIES_MAX: u64 = 256;
 
 /// Whether a query waits for the index to cover everything recorded before it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,13 +68,15 @@ pub struct QueryOptions {
 
 /// The activities a filter matches, streamed lazily in (occurred_at, id) order.
 ///
-/// One query runs on its own thread, planned once, and hands activities over through a
-/// bounded channel: memory holds at most 1,024 of them however many match, and a scan
-/// reads each segment once. The cursor after the last activity returned resumes exactly
+/// A query is planned once, on the caller's thread. A small person plan (at most 256
+/// activities to read) then runs there to the end; any other runs on its own thread
+/// and hands activities over in pages through a bounded channel: memory holds at most
+/// about 1,500 of them however many match, and a scan reads each segment once. The cursor after the last activity returned resumes exactly
 /// after it, also while new activities arrive. Dropping the results stops the query at
 /// its next match.
 pub struct QueryResults {
     rx: mpsc::Receiver<Message>,
+    page: std::vec::IntoIter<Activity>,
     direction: Direction,
     cursor: Option<Cursor>,
     explain: Option<Explain>,
@@ -72,7 +86,7 @@ pub struct QueryResults {
 /// What the query thread hands over.
 enum Message {
     Planned(Explain),
-    Activity(Activity),
+    Activities(Vec<Activity>),
     Failed(Error),
     Done(Explain),
 }
@@ -92,18 +106,38 @@ impl QueryResults {
         filter: ResolvedFilter,
         options: actlog_query::QueryOptions,
     ) -> Result<Self> {
-        let (tx, rx) = mpsc::sync_channel(PAGE_ACTIVITIES);
         let direction = options.direction;
         let cursor = options.cursor;
+        let explain = {
+            let inner = &engine.inner;
+            let (source, postings) = readers(inner, inner.catalog.snapshot());
+            let explain = actlog_query::choose_plan(&source, &postings, &filter);
+            let small = matches!(explain.plan, Plan::Person { .. })
+                && explain.estimated <= INLINE_ACTIVITIES_MAX;
+            if small {
+                let rx = run_inline(&source, &postings, filter, explain, &options)?;
+                return Ok(QueryResults {
+                    rx,
+                    page: Vec::new().into_iter(),
+                    direction,
+                    cursor,
+                    explain: None,
+                    finished: false,
+                });
+            }
+            explain
+        };
+        let (tx, rx) = mpsc::sync_channel(AHEAD_ACTIVITIES / PAGE_ACTIVITIES_MAX);
         std::thread::Builder::new()
             .name("actlog-query".into())
-            .spawn(move || run_query(&engine, filter, &options, &tx))
+            .spawn(move || run_query(&engine, filter, explain, &options, &tx))
             .map_err(|source| Error::Io {
                 path: "actlog-query thread".into(),
                 source,
             })?;
         Ok(QueryResults {
             rx,
+            page: Vec::new().into_iter(),
             direction,
             cursor,
             explain: None,
@@ -131,15 +165,49 @@ impl QueryResults {
     }
 }
 
+/// Runs a small query on the caller's thread: a thread and its hand-overs would cost
+/// more than the query. Returns a receiver holding the whole result.
+fn run_inline(
+    source: &EngineSource<'_>,
+    postings: &EnginePostings<'_>,
+    filter: ResolvedFilter,
+    explain: Explain,
+    options: &actlog_query::QueryOptions,
+) -> Result<mpsc::Receiver<Message>> {
+    let mut run = actlog_query::execute(source, postings, filter, explain, options)?;
+    let planned = run.explain();
+    let mut page = Vec::new();
+    let mut failed = None;
+    for activity in run.by_ref() {
+        match activity {
+            Ok(activity) => page.push(activity),
+            Err(err) => {
+                failed = Some(err);
+                break;
+            }
+        }
+    }
+    // Room for every message sent below, so no send blocks; the receiver is alive.
+    let (tx, rx) = mpsc::sync_channel(3);
+    let _ = tx.send(Message::Planned(planned));
+    let _ = tx.send(Message::Activities(page));
+    let _ = tx.send(match failed {
+        Some(err) => Message::Failed(err.into()),
+        None => Message::Done(run.explain()),
+    });
+    Ok(rx)
+}
+
 fn run_query(
     engine: &Engine,
     filter: ResolvedFilter,
+    explain: Explain,
     options: &actlog_query::QueryOptions,
     tx: &mpsc::SyncSender<Message>,
 ) {
     let inner = &engine.inner;
     let (source, postings) = readers(inner, inner.catalog.snapshot());
-    let mut run = match actlog_query::query(&source, &postings, filter, options) {
+    let mut run = match actlog_query::execute(&source, &postings, filter, explain, options) {
         Ok(run) => run,
         Err(err) => {
             let _ = tx.send(Message::Failed(err.into()));
@@ -149,16 +217,30 @@ fn run_query(
     if tx.send(Message::Planned(run.explain())).is_err() {
         return;
     }
+    let mut page_len = 1;
+    let mut page = Vec::with_capacity(page_len);
     for activity in run.by_ref() {
-        let message = match activity {
-            Ok(activity) => Message::Activity(activity),
-            Err(err) => Message::Failed(err.into()),
-        };
-        let failed = matches!(message, Message::Failed(_));
-        // A closed channel means the results were dropped: stop reading.
-        if tx.send(message).is_err() || failed {
-            return;
+        match activity {
+            Ok(activity) => page.push(activity),
+            Err(err) => {
+                if !page.is_empty() {
+                    let _ = tx.send(Message::Activities(page));
+                }
+                let _ = tx.send(Message::Failed(err.into()));
+                return;
+            }
         }
+        if page.len() == page_len {
+            page_len = (page_len * 2).min(PAGE_ACTIVITIES_MAX);
+            let full = std::mem::replace(&mut page, Vec::with_capacity(page_len));
+            // A closed channel means the results were dropped: stop reading.
+            if tx.send(Message::Activities(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !page.is_empty() && tx.send(Message::Activities(page)).is_err() {
+        return;
     }
     let _ = tx.send(Message::Done(run.explain()));
 }
@@ -167,15 +249,19 @@ impl Iterator for QueryResults {
     type Item = Result<Activity>;
 
     fn next(&mut self) -> Option<Result<Activity>> {
-        while !self.finished {
+        loop {
+            if let Some(activity) = self.page.next() {
+                self.cursor = Some(Cursor::after(&activity, self.direction));
+                return Some(Ok(activity));
+            }
+            if self.finished {
+                return None;
+            }
             match self.rx.recv() {
                 Ok(Message::Planned(explain)) | Ok(Message::Done(explain)) => {
                     self.explain = Some(explain);
                 }
-                Ok(Message::Activity(activity)) => {
-                    self.cursor = Some(Cursor::after(&activity, self.direction));
-                    return Some(Ok(activity));
-                }
+                Ok(Message::Activities(page)) => self.page = page.into_iter(),
                 Ok(Message::Failed(err)) => {
                     self.finished = true;
                     return Some(Err(err));
@@ -183,7 +269,6 @@ impl Iterator for QueryResults {
                 Err(_) => self.finished = true,
             }
         }
-        None
     }
 }
 
@@ -349,9 +434,13 @@ fn readers(inner: &Inner, catalog: Arc<Catalog>) -> (EngineSource<'_>, EnginePos
             inner,
             catalog,
             end,
+            person_seen: Mutex::new(None),
         },
     )
 }
+
+/// Most postings of one person kept between the planner's estimate and the plan's run.
+const PERSON_SEEN_POSTINGS_MAX: usize = 4_096;
 
 fn visible_end(inner: &Inner) -> ActivityId {
     ActivityId(
@@ -410,6 +499,57 @@ impl ActivitySource for EngineSource<'_> {
         self.inner.get(id).map_err(source_error)
     }
 
+    fn get_batch(
+        &self,
+        ids: &[ActivityId],
+        out: &mut Vec<Option<Activity>>,
+    ) -> Result<(), SourceError> {
+        let first = self.inner.activities.first_offset().0;
+        let visible = |id: ActivityId| id.get() >= first && id < self.end;
+        let offsets: Vec<Offset> = ids
+            .iter()
+            .filter(|id| visible(**id))
+            .map(|id| Offset(id.get()))
+            .collect();
+        let start = out.len();
+        let mut decoded: Vec<Option<Activity>> = Vec::with_capacity(offsets.len());
+        let mut failed = None;
+        let read = self.inner.activities.read_batch(&offsets, |record| {
+            if failed.is_some() {
+                return;
+            }
+            let id = ActivityId(record.offset.0);
+            match codec::decode_activity(id, record.payload) {
+                Ok(a) => decoded.push(Some(a)),
+                Err(source) => failed = Some(Error::Decode { id, source }),
+            }
+        });
+        if let Some(err) = failed {
+            return Err(source_error(err));
+        }
+        match read {
+            Ok(()) => {}
+            // Retention removed a segment meanwhile: answer id by id, as `get` does.
+            Err(actlog_log::Error::OffsetOutOfRange { .. }) => {
+                out.truncate(start);
+                for &id in ids {
+                    out.push(self.get(id)?);
+                }
+                return Ok(());
+            }
+            Err(err) => return Err(source_error(Error::activities(err))),
+        }
+        let mut decoded = decoded.into_iter();
+        for &id in ids {
+            out.push(if visible(id) {
+                decoded.next().flatten()
+            } else {
+                None
+            });
+        }
+        Ok(())
+    }
+
     fn segments(&self) -> Vec<SegmentSpan> {
         self.inner
             .activities
@@ -437,12 +577,31 @@ impl ActivitySource for EngineSource<'_> {
             .activities
             .iter_range(Offset(from.get()), Offset(to.get()))
         {
-            Ok(records) => Box::new(records.map(|record| {
-                let record = record.map_err(|e| source_error(Error::activities(e)))?;
-                let id = ActivityId(record.offset.0);
-                codec::decode_activity(id, &record.payload)
-                    .map_err(|source| source_error(Error::Decode { id, source }))
-            })),
+            Ok(records) => Box::new(Decoded {
+                records,
+                keep: None,
+            }),
+            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
+        }
+    }
+
+    fn scan_where<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        keep: &'a dyn Fn(&ActivityHeader) -> bool,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        let to = to.min(self.end);
+        let from = from.min(to);
+        match self
+            .inner
+            .activities
+            .iter_range(Offset(from.get()), Offset(to.get()))
+        {
+            Ok(records) => Box::new(Decoded {
+                records,
+                keep: Some(keep),
+            }),
             Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
         }
     }
@@ -456,12 +615,99 @@ impl ActivitySource for EngineSource<'_> {
     }
 }
 
+/// Activities decoded straight from the log reader's buffer (no copy of each payload),
+/// skipping without decoding those whose header `keep` rejects.
+struct Decoded<'a> {
+    records: actlog_log::LogIter,
+    keep: Option<&'a dyn Fn(&ActivityHeader) -> bool>,
+}
+
+impl Iterator for Decoded<'_> {
+    type Item = Result<Activity, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let record = match self.records.next_ref()? {
+                Ok(record) => record,
+                Err(e) => return Some(Err(source_error(Error::activities(e)))),
+            };
+            let id = ActivityId(record.offset.0);
+            if let Some(keep) = self.keep {
+                // A header that does not read is left to the full decode, which
+                // reports what is wrong with the record.
+                if peek_header(id, record.payload).is_some_and(|h| !keep(&h)) {
+                    continue;
+                }
+            }
+            return Some(
+                codec::decode_activity(id, record.payload)
+                    .map_err(|source| source_error(Error::Decode { id, source })),
+            );
+        }
+    }
+}
+
+/// The person, type and time of an encoded activity, read from the first fields of
+/// its record without decoding the rest (the record layout is in
+/// `actlog_model::codec`: a version byte, then bincode varints: person, type id, and
+/// the zigzag time). `None` when the bytes are not a format-1 record's start.
+fn peek_header(id: ActivityId, bytes: &[u8]) -> Option<ActivityHeader> {
+    let (&version, mut rest) = bytes.split_first()?;
+    if version != codec::ACTIVITY_FORMAT_VERSION {
+        return None;
+    }
+    let person = varint(&mut rest)?;
+    let type_id = u32::try_from(varint(&mut rest)?).ok()?;
+    let zigzag = varint(&mut rest)?;
+    let occurred_at_ms = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+    Some(ActivityHeader {
+        id,
+        person: PersonId(person),
+        type_id: TypeId(type_id),
+        occurred_at_ms,
+    })
+}
+
+/// One bincode varint: a byte up to 250 is the value; 251, 252 and 253 announce a
+/// little-endian `u16`, `u32` or `u64`.
+fn varint(bytes: &mut &[u8]) -> Option<u64> {
+    let (&first, rest) = bytes.split_first()?;
+    let width = match first {
+        0..=250 => {
+            *bytes = rest;
+            return Some(u64::from(first));
+        }
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return None,
+    };
+    let value = rest.get(..width)?;
+    let mut le = [0u8; 8];
+    le[..width].copy_from_slice(value);
+    *bytes = &rest[width..];
+    Some(u64::from_le_bytes(le))
+}
+
 /// The index as the planner reads it, with the catalog that says which attributes it
 /// holds.
 struct EnginePostings<'a> {
     inner: &'a Inner,
     catalog: Arc<Catalog>,
     end: ActivityId,
+    /// The postings of the person last estimated, when there were few: a person plan
+    /// estimates and then reads the same postings, and each read finds, checks and
+    /// decodes the person's index block, so the second read is served from here.
+    person_seen: Mutex<Option<(PersonId, Vec<PersonPosting>)>>,
+}
+
+impl EnginePostings<'_> {
+    fn person_range(&self) -> IdRange {
+        IdRange {
+            start: ActivityId(self.inner.activities.first_offset().0),
+            end: self.end,
+        }
+    }
 }
 
 fn key_range(keys: &KeySpan) -> KeyRange<'_> {
@@ -507,21 +753,61 @@ impl PostingIndex for EnginePostings<'_> {
         )
     }
 
-    fn by_person(&self, person: PersonId) -> Postings<'_> {
-        let range = IdRange {
-            start: ActivityId(self.inner.activities.first_offset().0),
-            end: self.end,
+    fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
+        let range = self.person_range();
+        let types = types.map(<[TypeId]>::to_vec);
+        let seen = {
+            let mut slot = self.person_seen.lock();
+            match slot.take() {
+                Some((p, postings)) if p == person => Some(postings),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
         };
+        if let Some(postings) = seen {
+            return Box::new(
+                postings
+                    .into_iter()
+                    .filter(move |p| types.as_ref().is_none_or(|ts| ts.contains(&p.type_id)))
+                    .map(|p| Ok((p.occurred_at_ms, p.id))),
+            );
+        }
         Box::new(
             self.inner
                 .index
                 .person(person, range, Order::Ascending)
+                .filter(move |p| match (p, &types) {
+                    (Ok(p), Some(types)) => types.contains(&p.type_id),
+                    _ => true,
+                })
                 .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
         )
     }
 
     fn estimate_person(&self, person: PersonId) -> u64 {
-        self.inner.index.estimate_person(person)
+        // Counted from the postings themselves, which are kept when few for the
+        // by-person read that usually follows.
+        let mut kept = Vec::new();
+        let mut count = 0u64;
+        for posting in self
+            .inner
+            .index
+            .person(person, self.person_range(), Order::Ascending)
+        {
+            let Ok(posting) = posting else {
+                return self.inner.index.estimate_person(person);
+            };
+            count += 1;
+            if kept.len() < PERSON_SEEN_POSTINGS_MAX {
+                kept.push(posting);
+            }
+        }
+        if count <= PERSON_SEEN_POSTINGS_MAX as u64 {
+            *self.person_seen.lock() = Some((person, kept));
+        }
+        count
     }
     fn value_type(&self, type_id: TypeId, slot: ValueSlot) -> Option<DataType> {
         let ty = self.catalog.get(type_id)?;
@@ -581,5 +867,60 @@ impl PostingIndex for EnginePostings<'_> {
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
         everyone(self.inner, &self.catalog, self.end).map_err(source_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actlog_model::{AttributeId, ValidActivity, Value};
+
+    /// The header read without decoding equals the decoded fields, for values of every
+    /// varint width and negative times.
+    #[test]
+    fn peeked_headers_equal_decoded_ones() {
+        let persons = [
+            0,
+            250,
+            251,
+            65_535,
+            65_536,
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ];
+        let types = [0, 250, 251, 100_000, u32::MAX];
+        let times = [0, -1, 1, 125, -126, 1_776_902_400_000, -62_135_596_800_000];
+        let mut n = 0u64;
+        for &person in &persons {
+            for &type_id in &types {
+                for &occurred_at_ms in &times {
+                    let valid = ValidActivity {
+                        person: PersonId(person),
+                        type_id: TypeId(type_id),
+                        occurred_at_ms,
+                        primary: Value::String("x".into()),
+                        attributes: vec![(AttributeId(3), Value::Integer(-5))],
+                        idempotency_key: None,
+                    };
+                    let bytes = codec::encode_activity(&valid).unwrap_or_default();
+                    let id = ActivityId(n);
+                    n += 1;
+                    let decoded = codec::decode_activity(id, &bytes).ok();
+                    let expected = ActivityHeader {
+                        id,
+                        person: PersonId(person),
+                        type_id: TypeId(type_id),
+                        occurred_at_ms,
+                    };
+                    assert_eq!(peek_header(id, &bytes), Some(expected));
+                    if let Some(a) = decoded {
+                        assert_eq!(ActivityHeader::of(&a), expected);
+                    }
+                }
+            }
+        }
+        assert_eq!(peek_header(ActivityId(0), &[]), None);
+        assert_eq!(peek_header(ActivityId(0), &[1, 251, 0]), None);
+        assert_eq!(peek_header(ActivityId(0), &[2, 1, 1, 0]), None);
     }
 }

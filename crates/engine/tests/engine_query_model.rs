@@ -506,6 +506,10 @@ fn percentile_us(samples: &mut [u128], p: f64) -> u128 {
 /// ACTLOG_QUERY_BENCH_ACTIVITIES=1000000 cargo test --release -p actlog \
 ///     --test engine_query_model -- --ignored --nocapture query_figures
 /// ```
+///
+/// `ACTLOG_QUERY_BENCH_DIR=/path` keeps the generated engine there and reuses it on the
+/// next run (the generation time is kept beside it in `/path.now`), so a profiler can
+/// watch the queries alone; `ACTLOG_QUERY_BENCH_ONLY=2` runs one figure (1 to 4).
 #[test]
 #[ignore = "takes minutes; prints the figures of docs/BENCHMARKS.md"]
 fn query_figures() {
@@ -515,24 +519,42 @@ fn query_figures() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let persons = 100_000u64;
-    let dir = tempfile::tempdir().unwrap();
+    let only: Option<u32> = std::env::var("ACTLOG_QUERY_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let run = |figure: u32| only.is_none_or(|o| o == figure);
+    let temp = tempfile::tempdir().unwrap();
+    let kept = std::env::var_os("ACTLOG_QUERY_BENCH_DIR").map(std::path::PathBuf::from);
+    let path = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let now_path = path.with_extension("now");
+    let reuse = kept.is_some() && now_path.exists();
+    let now = if reuse {
+        std::fs::read_to_string(&now_path)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    } else {
+        actlog::now_ms()
+    };
     let engine = Engine::open(
-        dir.path(),
+        &path,
         Options {
             sync: actlog::SyncPolicy::Never,
             ..Options::default()
         },
     )
     .unwrap();
-    define_types(&engine);
-    let now = actlog::now_ms();
+    if !reuse {
+        define_types(&engine);
+    }
     let span_ms = 365 * 86_400_000i64;
     let start = now - span_ms;
     let mut rng = Rng(7);
     let names: Vec<String> = (0..20).map(|i| format!("Webinar {i}")).collect();
     let t = Instant::now();
     let batch = 10_000u64;
-    let mut done = 0u64;
+    let mut done = if reuse { total } else { 0u64 };
     while done < total {
         let n = batch.min(total - done);
         let items: Vec<NewActivity> = (0..n)
@@ -562,13 +584,18 @@ fn query_figures() {
         done += n;
     }
     engine.wait_indexed().unwrap();
-    println!(
-        "generated and indexed {total} activities in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    if !reuse {
+        println!(
+            "generated and indexed {total} activities in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        if kept.is_some() {
+            std::fs::write(&now_path, now.to_string()).unwrap();
+        }
+    }
     // Start from an index on disk, as after a restart.
     engine.close().unwrap();
-    let engine = Engine::open(dir.path(), Options::default()).unwrap();
+    let engine = Engine::open(&path, Options::default()).unwrap();
 
     let count = |text: &str| -> (u64, String) {
         let mut q = engine.query_text(text, QueryOptions::default()).unwrap();
@@ -596,85 +623,94 @@ fn query_figures() {
     };
 
     // 1. A person's activities of one type in a time range (90 days).
-    let mut samples = Vec::new();
-    let mut found = 0;
-    let from = day_text(now - 120 * 86_400_000);
-    let to = day_text(now - 30 * 86_400_000);
-    for _ in 0..2_000 {
-        let p = rng.below(persons);
-        let text =
-            format!("person = {p} and type = webinarAttended and occurred between {from} and {to}");
-        let t = Instant::now();
-        found += count(&text).0;
-        samples.push(t.elapsed().as_micros());
+    if run(1) {
+        let mut samples = Vec::new();
+        let mut found = 0;
+        let from = day_text(now - 120 * 86_400_000);
+        let to = day_text(now - 30 * 86_400_000);
+        for _ in 0..2_000 {
+            let p = rng.below(persons);
+            let text = format!(
+                "person = {p} and type = webinarAttended and occurred between {from} and {to}"
+            );
+            let t = Instant::now();
+            found += count(&text).0;
+            samples.push(t.elapsed().as_micros());
+        }
+        let p50 = percentile_us(&mut samples, 0.5);
+        let p99 = percentile_us(&mut samples, 0.99);
+        println!(
+            "person + type + 90 days: p50 {p50} us, p99 {p99} us ({found} matches in 2,000 queries)"
+        );
     }
-    let p50 = percentile_us(&mut samples, 0.5);
-    let p99 = percentile_us(&mut samples, 0.99);
-    println!(
-        "person + type + 90 days: p50 {p50} us, p99 {p99} us ({found} matches in 2,000 queries)"
-    );
 
     // 2. A type and a one-day range.
-    let mut matches = 0u64;
-    let t = Instant::now();
-    let mut explain = String::new();
-    for d in 0..20 {
-        let day = now - (200 + d) * 86_400_000;
-        let text = format!(
-            "type = webinarAttended and occurred between {} and {}T23:59:59Z",
-            day_text(day),
-            day_text(day)
+    if run(2) {
+        let mut matches = 0u64;
+        let t = Instant::now();
+        let mut explain = String::new();
+        for d in 0..20 {
+            let day = now - (200 + d) * 86_400_000;
+            let text = format!(
+                "type = webinarAttended and occurred between {} and {}T23:59:59Z",
+                day_text(day),
+                day_text(day)
+            );
+            let (n, e) = count(&text);
+            matches += n;
+            explain = e;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "type + one day: {matches} matches in 20 queries, {:.0} matches/s\n  {}",
+            matches as f64 / secs,
+            explain.replace('\n', "; ")
         );
-        let (n, e) = count(&text);
-        matches += n;
-        explain = e;
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "type + one day: {matches} matches in 20 queries, {:.0} matches/s\n  {}",
-        matches as f64 / secs,
-        explain.replace('\n', "; ")
-    );
 
     // 3. The smart list.
-    let list = "did webinarAttended where primary = \"Webinar 3\" at least 2 times in last 30d and not did checkDeposited";
-    let mut samples = Vec::new();
-    let mut size = 0;
-    for _ in 0..20 {
+    if run(3) {
+        let list = "did webinarAttended where primary = \"Webinar 3\" at least 2 times in last 30d and not did checkDeposited";
+        let mut samples = Vec::new();
+        let mut size = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            size = engine.people_text(list).unwrap().count();
+            samples.push(t.elapsed().as_micros());
+        }
+        let p50 = percentile_us(&mut samples, 0.5);
+        let max = percentile_us(&mut samples, 1.0);
+        let scan_t = Instant::now();
+        let scanned = engine
+            .people_by_scan(&parse_smart_list(list).unwrap())
+            .unwrap()
+            .count();
+        let scan_ms = scan_t.elapsed().as_millis();
+        assert_eq!(scanned, size);
+        println!(
+            "smart list over {persons} persons: {size} persons, p50 {:.1} ms, max {:.1} ms (log scan: {scan_ms} ms)",
+            p50 as f64 / 1000.0,
+            max as f64 / 1000.0
+        );
+        let list2 = "did webinarAttended where primary = \"Webinar 3\" at least 2 times in last 30d and not did checkDeposited in last 30d";
         let t = Instant::now();
-        size = engine.people_text(list).unwrap().count();
-        samples.push(t.elapsed().as_micros());
+        let size2 = engine.people_text(list2).unwrap().count();
+        println!(
+            "  with `not did checkDeposited in last 30d`: {size2} persons in {:.1} ms",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
     }
-    let p50 = percentile_us(&mut samples, 0.5);
-    let max = percentile_us(&mut samples, 1.0);
-    let scan_t = Instant::now();
-    let scanned = engine
-        .people_by_scan(&parse_smart_list(list).unwrap())
-        .unwrap()
-        .count();
-    let scan_ms = scan_t.elapsed().as_millis();
-    assert_eq!(scanned, size);
-    println!(
-        "smart list over {persons} persons: {size} persons, p50 {:.1} ms, max {:.1} ms (log scan: {scan_ms} ms)",
-        p50 as f64 / 1000.0,
-        max as f64 / 1000.0
-    );
-    let list2 = "did webinarAttended where primary = \"Webinar 3\" at least 2 times in last 30d and not did checkDeposited in last 30d";
-    let t = Instant::now();
-    let size2 = engine.people_text(list2).unwrap().count();
-    println!(
-        "  with `not did checkDeposited in last 30d`: {size2} persons in {:.1} ms",
-        t.elapsed().as_secs_f64() * 1000.0
-    );
 
     // 4. A full filtered scan (a non-indexed attribute, so no index path applies).
-    let t = Instant::now();
-    let (n, explain) = count("attr.askedQuestion = true");
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "full filtered scan: {n} matches, {:.0} activities/s\n  {}",
-        total as f64 / secs,
-        explain.replace('\n', "; ")
-    );
+    if run(4) {
+        let t = Instant::now();
+        let (n, explain) = count("attr.askedQuestion = true");
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "full filtered scan: {n} matches, {:.0} activities/s\n  {}",
+            total as f64 / secs,
+            explain.replace('\n', "; ")
+        );
+    }
     engine.close().unwrap();
 }

@@ -187,6 +187,11 @@ impl FrameReader {
         self.buf_position + self.at as u64
     }
 
+    /// File position one past the last buffered byte.
+    pub(crate) fn buffered_end(&self) -> u64 {
+        self.buf_position + self.valid as u64
+    }
+
     /// The payload of the frame last returned by [`FrameReader::next`].
     pub(crate) fn payload(&self) -> &[u8] {
         &self.buf[self.payload_at..self.payload_at + self.payload_bytes]

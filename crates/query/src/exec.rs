@@ -9,7 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::resolve::{matches, ResolvedFilter};
-use actlog_model::{Activity, ActivityId};
+use actlog_model::{Activity, ActivityId, PersonId, TypeId};
+use std::cell::Cell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fmt;
@@ -43,6 +44,86 @@ pub struct SegmentSpan {
     pub occurred_max_ms: i64,
 }
 
+/// The fields of an activity a source can read without decoding the rest of its record,
+/// enough to reject most non-matches of a filter cheaply (see [`may_match`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActivityHeader {
+    /// The activity's id.
+    pub id: ActivityId,
+    /// Who did it.
+    pub person: PersonId,
+    /// Its type.
+    pub type_id: TypeId,
+    /// When it happened (Unix ms).
+    pub occurred_at_ms: i64,
+}
+
+impl ActivityHeader {
+    /// The header of a decoded activity.
+    pub fn of(activity: &Activity) -> ActivityHeader {
+        ActivityHeader {
+            id: activity.id,
+            person: activity.person,
+            type_id: activity.type_id,
+            occurred_at_ms: activity.occurred_at_ms,
+        }
+    }
+}
+
+/// Whether an activity with this header may match `filter`: `false` only when no
+/// activity with it can, so a scan skips decoding the rest of its record.
+pub fn may_match(filter: &ResolvedFilter, header: &ActivityHeader) -> bool {
+    header_verdict(filter, header) != Some(false)
+}
+
+/// `filter` on what the header tells: `Some` when that decides it, `None` when the
+/// answer needs the values (three-valued, as SQL's unknown).
+fn header_verdict(filter: &ResolvedFilter, h: &ActivityHeader) -> Option<bool> {
+    match filter {
+        ResolvedFilter::And(cs) => {
+            let mut unknown = false;
+            for c in cs {
+                match header_verdict(c, h) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            (!unknown).then_some(true)
+        }
+        ResolvedFilter::Or(cs) => {
+            let mut unknown = false;
+            for c in cs {
+                match header_verdict(c, h) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            (!unknown).then_some(false)
+        }
+        ResolvedFilter::Not(c) => header_verdict(c, h).map(|b| !b),
+        ResolvedFilter::Types(ids) => Some(ids.binary_search(&h.type_id).is_ok()),
+        ResolvedFilter::Persons(ids) => Some(ids.binary_search(&h.person).is_ok()),
+        ResolvedFilter::Occurred { min_ms, max_ms } => {
+            Some((*min_ms..=*max_ms).contains(&h.occurred_at_ms))
+        }
+        ResolvedFilter::IdRange { first, last } => Some((*first..=*last).contains(&h.id)),
+        ResolvedFilter::Ids(ids) => Some(ids.binary_search(&h.id).is_ok()),
+        // A value predicate holds only for the types it resolved in.
+        ResolvedFilter::Value(attrs) => {
+            if attrs
+                .binary_search_by_key(&h.type_id, |m| m.type_id)
+                .is_ok()
+            {
+                None
+            } else {
+                Some(false)
+            }
+        }
+    }
+}
+
 /// How the executor reads activities; the engine implements it over the log.
 pub trait ActivitySource: Send + Sync {
     /// The activity with this id, if visible.
@@ -51,6 +132,24 @@ pub trait ActivitySource: Send + Sync {
     ///
     /// A [`SourceError`] when reading fails.
     fn get(&self, id: ActivityId) -> Result<Option<Activity>, SourceError>;
+    /// The activities with these ids, pushed onto `out` in the order given, each `None`
+    /// when not visible. Index plans call it with ascending ids, a few hundred at a
+    /// time, so a source over a log can read them in one forward pass instead of one
+    /// point read each. The default calls [`ActivitySource::get`] for each.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] when reading fails.
+    fn get_batch(
+        &self,
+        ids: &[ActivityId],
+        out: &mut Vec<Option<Activity>>,
+    ) -> Result<(), SourceError> {
+        for &id in ids {
+            out.push(self.get(id)?);
+        }
+        Ok(())
+    }
     /// Log segments with their id span and time bounds, oldest first.
     fn segments(&self) -> Vec<SegmentSpan>;
     /// Activities with ids in `[from, to)`, in id order.
@@ -59,6 +158,21 @@ pub trait ActivitySource: Send + Sync {
         from: ActivityId,
         to: ActivityId,
     ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_>;
+    /// [`ActivitySource::scan`] without the activities whose header `keep` rejects; a
+    /// source over encoded records reads each header first and decodes only the
+    /// records kept. `keep` is called once for every activity read. The default
+    /// decodes every activity and asks `keep` after.
+    fn scan_where<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        keep: &'a dyn Fn(&ActivityHeader) -> bool,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        Box::new(
+            self.scan(from, to)
+                .filter(move |a| a.as_ref().map_or(true, |a| keep(&ActivityHeader::of(a)))),
+        )
+    }
     /// The first visible id.
     fn first_id(&self) -> ActivityId;
     /// One past the last visible (indexed) id.
@@ -379,23 +493,50 @@ impl Scan<'_> {
 
     fn read_segment(&mut self, s: SegmentSpan) -> Result<()> {
         self.stats.segments_read += 1;
-        for a in self.source.scan(s.first, s.end) {
+        let read = Cell::new(0u64);
+        let filter = &self.filter;
+        let keep = |h: &ActivityHeader| {
+            read.set(read.get() + 1);
+            may_match(filter, h)
+        };
+        let source = self.source;
+        let result = Self::collect(
+            source.scan_where(s.first, s.end, &keep),
+            filter,
+            self.after,
+            self.direction,
+            &mut self.ascending,
+            &mut self.descending,
+        );
+        self.stats.activities_read += read.get();
+        self.stats.held_max = self.stats.held_max.max(self.held());
+        result
+    }
+
+    /// Holds the matches after the cursor of one segment's activities.
+    fn collect(
+        activities: impl Iterator<Item = Result<Activity, SourceError>>,
+        filter: &ResolvedFilter,
+        after: Option<(i64, ActivityId)>,
+        direction: Direction,
+        ascending: &mut BinaryHeap<Reverse<Keyed>>,
+        descending: &mut BinaryHeap<Keyed>,
+    ) -> Result<()> {
+        for a in activities {
             let a = a?;
-            self.stats.activities_read += 1;
             let key = (a.occurred_at_ms, a.id);
-            let after_cursor = match (self.after, self.direction) {
+            let after_cursor = match (after, direction) {
                 (Some(c), Direction::Ascending) => key > c,
                 (Some(c), Direction::Descending) => key < c,
                 (None, _) => true,
             };
-            if after_cursor && matches(&self.filter, &a) {
-                match self.direction {
-                    Direction::Ascending => self.ascending.push(Reverse(Keyed(a))),
-                    Direction::Descending => self.descending.push(Keyed(a)),
+            if after_cursor && matches(filter, &a) {
+                match direction {
+                    Direction::Ascending => ascending.push(Reverse(Keyed(a))),
+                    Direction::Descending => descending.push(Keyed(a)),
                 }
             }
         }
-        self.stats.held_max = self.stats.held_max.max(self.held());
         Ok(())
     }
 }

@@ -45,18 +45,19 @@ mod time;
 pub use ast::{AttrPredicate, Did, Field, Filter, Literal, Op, OpKind, SmartList, TypeRef};
 pub use error::{Error, Result};
 pub use exec::{
-    occurred_bounds, scan, ActivitySource, Cursor, Direction, QueryOptions, Scan, ScanStats,
-    SegmentSpan, SourceError,
+    may_match, occurred_bounds, scan, ActivityHeader, ActivitySource, Cursor, Direction,
+    QueryOptions, Scan, ScanStats, SegmentSpan, SourceError,
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{
     candidate_plans, choose_plan, execute, key_spans, query, Explain, KeySpan, PersonPostings,
-    Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot, VALUE_POSTINGS_HELD_MAX,
+    Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot, FETCH_BATCH_FIRST,
+    FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
 };
 pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
 pub use smart::{
     did_path, people, people_brute_force, people_indexed, resolve_smart_list, DidPath, ResolvedDid,
-    ResolvedList,
+    ResolvedList, PERSON_LOOKUP_POSTINGS,
 };
 pub use time::{Date, DateTime, Duration, DurationUnit, Time};
 

@@ -15,7 +15,7 @@ use crate::resolve::{matches, ResolvedFilter, Scalar, Slot, ValuePred};
 use actlog_model::{Activity, ActivityId, AttributeId, DataType, PersonId, TypeId, Value};
 use roaring::RoaringTreemap;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 
@@ -29,6 +29,14 @@ pub type PersonPostings<'a> = Box<dyn Iterator<Item = Result<PersonId, SourceErr
 /// time (16 bytes each, so 64 MiB); a value path whose estimate is larger is not
 /// offered, so a broad range such as `primary > ""` falls back to another path.
 pub const VALUE_POSTINGS_HELD_MAX: u64 = 4 << 20;
+
+/// Most activities an index plan fetches with one [`ActivitySource::get_batch`] call,
+/// and so holds at once. A first batch is small ([`FETCH_BATCH_FIRST`]) so that a query
+/// with a small limit or few matches reads little; each later one doubles up to this.
+pub const FETCH_BATCH_MAX: usize = 512;
+
+/// The size of an index plan's first fetch batch; see [`FETCH_BATCH_MAX`].
+pub const FETCH_BATCH_FIRST: usize = 16;
 
 /// A range of value keys ([`Value::index_key`] bytes), which order as the values do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -222,8 +230,8 @@ pub trait PostingIndex: Send + Sync {
     ) -> Postings<'_>;
     /// About how many activities [`PostingIndex::by_type`] returns.
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64;
-    /// A person's activities, in id order.
-    fn by_person(&self, person: PersonId) -> Postings<'_>;
+    /// A person's activities of `types` (every type when `None`), in id order.
+    fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_>;
     /// About how many activities a person has.
     fn estimate_person(&self, person: PersonId) -> u64;
     /// The data type of `slot`'s values in `type_id` when the index holds them (a
@@ -372,6 +380,21 @@ pub struct Explain {
     pub actual: Option<u64>,
 }
 
+/// The types a top-level `type =`/`type in` allows, if there is one (the intersection
+/// when there are several).
+pub(crate) fn top_level_types(filter: &ResolvedFilter) -> Option<Vec<TypeId>> {
+    let mut out: Option<Vec<TypeId>> = None;
+    for c in conjuncts(filter) {
+        if let ResolvedFilter::Types(ts) = c {
+            out = Some(match out {
+                None => ts.clone(),
+                Some(prev) => prev.into_iter().filter(|t| ts.contains(t)).collect(),
+            });
+        }
+    }
+    out
+}
+
 /// Top-level conjuncts a plan can use.
 fn conjuncts(filter: &ResolvedFilter) -> Vec<&ResolvedFilter> {
     match filter {
@@ -413,15 +436,9 @@ pub fn candidate_plans(
                 },
                 actual: None,
             }),
-            ResolvedFilter::Persons(persons) => plans.push(Explain {
-                estimated: persons.iter().map(|p| index.estimate_person(*p)).sum(),
-                plan: Plan::Person {
-                    persons: persons.clone(),
-                    min_ms,
-                    max_ms,
-                },
-                actual: None,
-            }),
+            ResolvedFilter::Persons(persons) => {
+                plans.push(person_plan(index, persons, min_ms, max_ms));
+            }
             ResolvedFilter::Value(ms) => {
                 if let Some(p) = value_plan(index, ms, min_ms, max_ms) {
                     plans.push(p);
@@ -432,6 +449,30 @@ pub fn candidate_plans(
     }
     plans
 }
+
+/// The by-person plan for a top-level `person =`/`person in`.
+fn person_plan(
+    index: &dyn PostingIndex,
+    persons: &[PersonId],
+    min_ms: i64,
+    max_ms: i64,
+) -> Explain {
+    Explain {
+        estimated: persons.iter().map(|p| index.estimate_person(*p)).sum(),
+        plan: Plan::Person {
+            persons: persons.to_vec(),
+            min_ms,
+            max_ms,
+        },
+        actual: None,
+    }
+}
+
+/// A by-person plan estimated to read at most this many activities is chosen without
+/// estimating the other paths: a type or value estimate over a long time range reads
+/// and checks every index block it overlaps, which costs more than fetching this many
+/// activities would save.
+pub const PERSON_PLAN_SURE_MAX: u64 = 1_024;
 
 /// The value plan for a top-level value predicate, when the index holds the values
 /// of every type it resolved in.
@@ -476,6 +517,15 @@ pub fn choose_plan(
     index: &dyn PostingIndex,
     filter: &ResolvedFilter,
 ) -> Explain {
+    let (min_ms, max_ms) = occurred_bounds(filter);
+    for c in conjuncts(filter) {
+        if let ResolvedFilter::Persons(persons) = c {
+            let plan = person_plan(index, persons, min_ms, max_ms);
+            if plan.estimated <= PERSON_PLAN_SURE_MAX {
+                return plan;
+            }
+        }
+    }
     let plans = candidate_plans(source, index, filter);
     let scan_plan = Explain {
         plan: Plan::Scan {
@@ -641,6 +691,16 @@ struct IndexRun<'s> {
     last: Option<Cursor>,
     fetched: u64,
     failed: bool,
+    /// Size of the next fetch batch: doubles from [`FETCH_BATCH_FIRST`] to
+    /// [`FETCH_BATCH_MAX`].
+    batch_len: usize,
+    /// Matches fetched but not yet returned, in result order.
+    ready: VecDeque<Activity>,
+    /// Scratch of one batch, kept to reuse their allocations: postings in result
+    /// order, their ids ascending, and what the source returned for those ids.
+    keys: Vec<(i64, ActivityId)>,
+    ids: Vec<ActivityId>,
+    got: Vec<Option<Activity>>,
 }
 
 impl<'s> IndexRun<'s> {
@@ -666,9 +726,13 @@ impl<'s> IndexRun<'s> {
                 min_ms,
                 max_ms,
             } => {
+                // The by-person postings carry the type, so a top-level type
+                // condition drops the other types' activities before any is fetched.
+                let types = top_level_types(&filter);
                 let mut streams = Vec::with_capacity(persons.len());
                 for p in persons {
-                    let keys = held(index.by_person(*p), *min_ms, *max_ms, direction)?;
+                    let postings = index.by_person(*p, types.as_deref());
+                    let keys = held(postings, *min_ms, *max_ms, direction)?;
                     streams.push(keys);
                 }
                 streams
@@ -701,6 +765,11 @@ impl<'s> IndexRun<'s> {
             last: None,
             fetched: 0,
             failed: false,
+            batch_len: FETCH_BATCH_FIRST,
+            ready: VecDeque::new(),
+            keys: Vec::new(),
+            ids: Vec::new(),
+            got: Vec::new(),
         };
         for s in streams {
             run.push(s)?;
@@ -736,23 +805,59 @@ impl<'s> IndexRun<'s> {
     }
 
     fn step(&mut self) -> Result<Option<Activity>> {
-        while let Some(key) = self.pop()? {
+        loop {
+            if let Some(a) = self.ready.pop_front() {
+                return Ok(Some(a));
+            }
+            if !self.fetch_batch()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Takes the next batch of postings off the merge, fetches their activities in id
+    /// order with one [`ActivitySource::get_batch`], and queues the matches in result
+    /// order. Returns `false` once the postings are exhausted.
+    fn fetch_batch(&mut self) -> Result<bool> {
+        // A query that wants few more items needs no bigger batch than that (the
+        // filter may reject some, so the next batch makes up the rest).
+        let want = self.batch_len.min(self.remaining.max(1));
+        self.keys.clear();
+        while self.keys.len() < want {
+            let Some(key) = self.pop()? else { break };
             let beyond = match (self.after, self.direction) {
                 (Some(c), Direction::Ascending) => key <= c,
                 (Some(c), Direction::Descending) => key >= c,
                 (None, _) => false,
             };
-            if beyond || key.1 >= self.end {
-                continue;
+            if !beyond && key.1 < self.end {
+                self.keys.push(key);
             }
-            self.fetched += 1;
-            if let Some(a) = self.source.get(key.1)? {
+        }
+        if self.keys.is_empty() {
+            return Ok(false);
+        }
+        self.batch_len = (self.batch_len * 2).min(FETCH_BATCH_MAX);
+        self.ids.clear();
+        self.ids.extend(self.keys.iter().map(|k| k.1));
+        self.ids.sort_unstable();
+        self.ids.dedup();
+        self.fetched += self.ids.len() as u64;
+        self.got.clear();
+        self.source.get_batch(&self.ids, &mut self.got)?;
+        debug_assert_eq!(self.got.len(), self.ids.len());
+        for key in &self.keys {
+            let Ok(i) = self.ids.binary_search(&key.1) else {
+                continue;
+            };
+            // `take` also drops a posting listed twice.
+            if let Some(a) = self.got.get_mut(i).and_then(Option::take) {
                 if matches(&self.filter, &a) {
-                    return Ok(Some(a));
+                    self.ready.push_back(a);
                 }
             }
         }
-        Ok(None)
+        Ok(true)
     }
 
     fn next(&mut self) -> Option<Result<Activity>> {

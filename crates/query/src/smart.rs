@@ -2,10 +2,10 @@
 
 use crate::ast::SmartList;
 use crate::error::Result;
-use crate::exec::{occurred_bounds, ActivitySource, QueryOptions};
-use crate::plan::{choose_plan, execute, Plan, PostingIndex};
+use crate::exec::{occurred_bounds, ActivityHeader, ActivitySource, QueryOptions};
+use crate::plan::{choose_plan, execute, Plan, PostingIndex, FETCH_BATCH_MAX};
 use crate::resolve::{matches, resolve_in_type, type_id, ResolvedFilter};
-use actlog_model::{Activity, Catalog, TypeId};
+use actlog_model::{Activity, ActivityId, Catalog, PersonId, TypeId};
 use roaring::RoaringTreemap;
 use std::collections::HashMap;
 
@@ -203,7 +203,10 @@ fn did_by_scan(source: &dyn ActivitySource, did: &ResolvedDid) -> Result<Roaring
         if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
             continue;
         }
-        for a in source.scan(s.first.max(first), s.end.min(end)) {
+        let keep = |h: &ActivityHeader| {
+            h.type_id == did.type_id && (did.min_ms..=did.max_ms).contains(&h.occurred_at_ms)
+        };
+        for a in source.scan_where(s.first.max(first), s.end.min(end), &keep) {
             let a = a?;
             if did.counts(&a) {
                 counter.add(a.person.get());
@@ -322,6 +325,71 @@ fn did_by_index(
     Ok(counter.finish())
 }
 
+/// What looking up one person's by-person postings is taken to cost, in postings read
+/// from a type's by-type postings: a lookup finds its block and reads the person's
+/// activities of every type. Inside an `and`, a `did` or `not did` term is answered by
+/// looking up each person the other terms left when that many persons times this cost
+/// is below the term's own estimate (`A and not did T` over a small `A` then reads
+/// `|A|` persons' postings instead of every posting of `T`).
+pub const PERSON_LOOKUP_POSTINGS: u64 = 64;
+
+/// What answering `did` on its own reads, by the planner's estimate.
+fn did_cost(source: &dyn ActivitySource, index: &dyn PostingIndex, did: &ResolvedDid) -> u64 {
+    match &did.filter {
+        None => index.estimate_type(did.type_id, did.min_ms, did.max_ms),
+        Some(_) => choose_plan(source, index, &did_filter(did)).estimated,
+    }
+}
+
+/// Which persons of `persons` `did` selects, from each one's by-person postings of the
+/// term's type and window; activities are fetched (in id-ordered batches) only when the
+/// term has a filter.
+fn did_within(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    did: &ResolvedDid,
+    persons: &RoaringTreemap,
+) -> Result<RoaringTreemap> {
+    let types = [did.type_id];
+    let end = source.end_id();
+    let window = did.min_ms..=did.max_ms;
+    let mut out = RoaringTreemap::new();
+    let mut ids: Vec<ActivityId> = Vec::new();
+    for person in persons {
+        let mut n = 0u32;
+        for posting in index.by_person(PersonId(person), Some(&types)) {
+            let (occurred_at_ms, id) = posting?;
+            if !window.contains(&occurred_at_ms) || id >= end {
+                continue;
+            }
+            match did.filter {
+                None => n += 1,
+                Some(_) => ids.push(id),
+            }
+        }
+        if did.filter.is_none() && n >= did.at_least {
+            out.insert(person);
+        }
+    }
+    if did.filter.is_some() {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut counter = Counter::new(did.at_least);
+        let mut got = Vec::with_capacity(FETCH_BATCH_MAX.min(ids.len()));
+        for chunk in ids.chunks(FETCH_BATCH_MAX) {
+            got.clear();
+            source.get_batch(chunk, &mut got)?;
+            for a in got.iter().flatten() {
+                if did.counts(a) {
+                    counter.add(a.person.get());
+                }
+            }
+        }
+        out = counter.finish();
+    }
+    Ok(out)
+}
+
 /// A set of persons, or the complement of one within the universe, so that `A and not
 /// B` is computed as `A - B` without listing everyone.
 enum Set {
@@ -345,14 +413,40 @@ fn or(a: Set, b: Set) -> Set {
     }
 }
 
+/// Whether looking up each of `few` is cheaper than answering `did` on its own.
+fn narrower(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    did: &ResolvedDid,
+    few: &RoaringTreemap,
+) -> bool {
+    few.len().saturating_mul(PERSON_LOOKUP_POSTINGS) < did_cost(source, index, did)
+}
+
 fn eval(list: &ResolvedList, source: &dyn ActivitySource, index: &dyn PostingIndex) -> Result<Set> {
     Ok(match list {
         // An empty `and` selects nobody, as the brute-force evaluation has it.
         ResolvedList::And(cs) if cs.is_empty() => Set::Is(RoaringTreemap::new()),
         ResolvedList::And(cs) => {
+            // Terms that are not a `not` first: they usually select few persons, and
+            // the terms after them are then looked up for those persons only.
+            let positive = cs.iter().filter(|c| !matches!(c, ResolvedList::Not(_)));
+            let negative = cs.iter().filter(|c| matches!(c, ResolvedList::Not(_)));
             let mut acc = Set::AllBut(RoaringTreemap::new());
-            for c in cs {
-                acc = and(acc, eval(c, source, index)?);
+            for c in positive.chain(negative) {
+                let part = match (&acc, c) {
+                    (Set::Is(few), ResolvedList::Did(did)) if narrower(source, index, did, few) => {
+                        Set::Is(did_within(source, index, did, few)?)
+                    }
+                    (Set::Is(few), ResolvedList::Not(inner)) => match inner.as_ref() {
+                        ResolvedList::Did(did) if narrower(source, index, did, few) => {
+                            Set::AllBut(did_within(source, index, did, few)?)
+                        }
+                        _ => eval(c, source, index)?,
+                    },
+                    _ => eval(c, source, index)?,
+                };
+                acc = and(acc, part);
             }
             acc
         }
