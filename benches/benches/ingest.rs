@@ -69,7 +69,9 @@ fn ingest_target<T: BenchTarget>(
     );
     group.throughput(Throughput::Elements(per_iter as u64));
     group.bench_function(id, |b| {
-        let mut store: Option<(tempfile::TempDir, T)> = None;
+        // The store before its directory: a tuple drops in field order, and a store
+        // whose directory is already gone cannot flush on drop (sled waits forever).
+        let mut store: Option<(T, tempfile::TempDir)> = None;
         let mut cursor = 0;
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
@@ -79,10 +81,10 @@ fn ingest_target<T: BenchTarget>(
                     store = None;
                     let dir = tempfile::tempdir().unwrap();
                     let target = T::open(dir.path(), case.durability).unwrap();
-                    store = Some((dir, target));
+                    store = Some((target, dir));
                     cursor = 0;
                 }
-                let (_, target) = store.as_mut().unwrap();
+                let (target, _) = store.as_mut().unwrap();
                 let chunk = &pool[cursor..cursor + per_iter];
                 let start = Instant::now();
                 for batch in chunk.chunks(case.batch) {
