@@ -477,16 +477,17 @@ fn load_dedupe_window(log: &Log, dedupe: &DedupeWindow) -> Result<()> {
     let from = end
         .saturating_sub(dedupe.window_records())
         .max(log.first_offset().0);
-    for record in log
+    let mut records = log
         .iter_range(Offset(from), Offset(end))
-        .map_err(Error::activities)?
-    {
+        .map_err(Error::activities)?;
+    while let Some(record) = records.next_ref() {
         let record = record.map_err(Error::activities)?;
         let id = ActivityId(record.offset.0);
-        let activity = codec::decode_activity(id, &record.payload)
+        // Decoded in place: only the keys are copied out.
+        let activity = codec::decode_activity_view(id, record.payload)
             .map_err(|source| Error::Decode { id, source })?;
         if let Some(key) = activity.idempotency_key {
-            dedupe.load(key, id);
+            dedupe.load(key.to_owned(), id);
         }
     }
     Ok(())

@@ -647,46 +647,16 @@ impl Iterator for Decoded<'_> {
     }
 }
 
-/// The person, type and time of an encoded activity, read from the first fields of
-/// its record without decoding the rest (the record layout is in
-/// `actlog_model::codec`: a version byte, then bincode varints: person, type id, and
-/// the zigzag time). `None` when the bytes are not a format-1 record's start.
+/// The person, type and time of an encoded activity, read from the first fields of its
+/// record without decoding the rest. `None` when the bytes are not a record's start.
 fn peek_header(id: ActivityId, bytes: &[u8]) -> Option<ActivityHeader> {
-    let (&version, mut rest) = bytes.split_first()?;
-    if version != codec::ACTIVITY_FORMAT_VERSION {
-        return None;
-    }
-    let person = varint(&mut rest)?;
-    let type_id = u32::try_from(varint(&mut rest)?).ok()?;
-    let zigzag = varint(&mut rest)?;
-    let occurred_at_ms = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+    let (person, type_id, occurred_at_ms) = codec::peek_activity(bytes)?;
     Some(ActivityHeader {
         id,
-        person: PersonId(person),
-        type_id: TypeId(type_id),
+        person,
+        type_id,
         occurred_at_ms,
     })
-}
-
-/// One bincode varint: a byte up to 250 is the value; 251, 252 and 253 announce a
-/// little-endian `u16`, `u32` or `u64`.
-fn varint(bytes: &mut &[u8]) -> Option<u64> {
-    let (&first, rest) = bytes.split_first()?;
-    let width = match first {
-        0..=250 => {
-            *bytes = rest;
-            return Some(u64::from(first));
-        }
-        251 => 2,
-        252 => 4,
-        253 => 8,
-        _ => return None,
-    };
-    let value = rest.get(..width)?;
-    let mut le = [0u8; 8];
-    le[..width].copy_from_slice(value);
-    *bytes = &rest[width..];
-    Some(u64::from_le_bytes(le))
 }
 
 /// The index as the planner reads it, with the catalog that says which attributes it

@@ -312,3 +312,19 @@ fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
         idempotency_key,
     })
 }
+
+/// The person, type and occurrence time of an encoded activity, read from the record's
+/// first fields without decoding or checking the rest: a cheap first test for scans,
+/// which still decode (and so check) every record they return. `None` when the bytes do
+/// not start like a record of a known format.
+pub fn peek_activity(bytes: &[u8]) -> Option<(PersonId, TypeId, i64)> {
+    let (&version, body) = bytes.split_first()?;
+    if version != ACTIVITY_FORMAT_VERSION {
+        return None;
+    }
+    let mut r = Reader::new(body);
+    let person = PersonId(r.u64().ok()?);
+    let type_id = TypeId(r.u32().ok()?);
+    let occurred_at_ms = r.i64().ok()?;
+    Some((person, type_id, occurred_at_ms))
+}

@@ -34,8 +34,8 @@ mod event;
 mod wire;
 
 pub use activity::{
-    decode_activity, decode_activity_view, encode_activity, encode_activity_into, ActivityView,
-    AttributesIter, AttributesView,
+    decode_activity, decode_activity_view, encode_activity, encode_activity_into, peek_activity,
+    ActivityView, AttributesIter, AttributesView,
 };
 pub use event::{decode_event, encode_event, encode_event_into};
 
@@ -194,6 +194,10 @@ mod tests {
             for (id, v) in &a.attributes {
                 prop_assert_eq!(view.attributes.get(*id), Some(v.as_ref()));
             }
+            prop_assert_eq!(
+                peek_activity(&ours),
+                Some((a.person, a.type_id, a.occurred_at_ms))
+            );
             prop_assert_eq!(view.to_activity(), crate::Activity::from_valid(ActivityId(5), a));
         }
     }
