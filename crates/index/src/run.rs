@@ -3,7 +3,7 @@
 //! run, scanning one in order, merging adjacent runs, deleting one.
 
 use crate::codec::{self, BlockBuilder, BlockView, Post, Run, FAMILIES};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::memtable::Memtable;
 
 /// A block is sealed once its encoded size reaches this: large enough that a flush of
@@ -75,6 +75,29 @@ impl<'t> RunWriter<'t> {
         Ok(())
     }
 
+    /// Appends a whole group (the next in the family's order, never the group of the
+    /// previous call), without comparing group keys per posting.
+    pub fn push_group(&mut self, group: &[u8], posts: &[Post]) -> Result<()> {
+        let mut open = false;
+        for p in posts {
+            if self.builder.postings() as usize >= self.block_postings_max
+                || self.builder.bytes() >= BLOCK_BYTES_TARGET
+            {
+                self.cut()?;
+                open = false;
+            }
+            if !open {
+                self.builder.open_group(group);
+                open = true;
+            }
+            self.builder.push(group, p);
+        }
+        // `push` compares against the open group: keep it for a later `push`.
+        self.group.clear();
+        self.group.extend_from_slice(group);
+        Ok(())
+    }
+
     /// Seals the last block; returns the run's descriptor.
     pub fn finish(mut self, first_id: u64, end_id: u64) -> Result<Run> {
         self.cut()?;
@@ -88,7 +111,32 @@ impl<'t> RunWriter<'t> {
     }
 }
 
-/// Writes a memtable as run `run`.
+/// Families written by the flushing thread; the others by a helper thread, so a flush
+/// sorts and encodes on two cores. The split balances the sorts: the by-type key has
+/// the most significant bits, the by-attribute one the fewest.
+const FAMILIES_HERE: [u8; 2] = [codec::FAMILY_PERSON, codec::FAMILY_ATTRIBUTE];
+const FAMILIES_HELPER: [u8; 2] = [codec::FAMILY_TYPE, codec::FAMILY_PRIMARY];
+
+/// Writes `families` of a memtable as part of run `run`; returns (postings, blocks).
+fn write_families(
+    tree: &sled::Tree,
+    mem: &Memtable,
+    run: u64,
+    floor: u64,
+    block_postings_max: usize,
+    families: &[u8],
+) -> Result<(u64, u64)> {
+    let mut w = RunWriter::new(tree, run, block_postings_max);
+    for &family in families {
+        w.family(family)?;
+        mem.groups(family, floor, |g, posts| w.push_group(g, posts))?;
+    }
+    w.cut()?;
+    Ok((w.postings, w.blocks))
+}
+
+/// Writes a memtable as run `run`, two families on a helper thread (or all on this one
+/// if no thread can be started).
 pub(crate) fn write_memtable(
     tree: &sled::Tree,
     mem: &Memtable,
@@ -96,17 +144,28 @@ pub(crate) fn write_memtable(
     floor: u64,
     block_postings_max: usize,
 ) -> Result<Run> {
-    let mut w = RunWriter::new(tree, run, block_postings_max);
-    for family in FAMILIES {
-        w.family(family)?;
-        mem.groups(family, floor, |g, posts| -> Result<()> {
-            for p in posts {
-                w.push(g, p)?;
-            }
-            Ok(())
-        })?;
-    }
-    w.finish(mem.first_id, mem.end_id)
+    let write =
+        |families: &[u8]| write_families(tree, mem, run, floor, block_postings_max, families);
+    let ((p1, b1), (p2, b2)) = std::thread::scope(|s| -> Result<_> {
+        let helper = std::thread::Builder::new()
+            .name("actlog-index-flush".into())
+            .spawn_scoped(s, || write(&FAMILIES_HELPER));
+        let here = write(&FAMILIES_HERE);
+        let there = match helper {
+            Ok(h) => h.join().map_err(|_| Error::Store {
+                detail: "the flush helper thread panicked".into(),
+            })?,
+            Err(_) => write(&FAMILIES_HELPER),
+        };
+        Ok((here?, there?))
+    })?;
+    Ok(Run {
+        id: run,
+        first_id: mem.first_id,
+        end_id: mem.end_id,
+        postings: p1 + p2,
+        blocks: b1 + b2,
+    })
 }
 
 /// Reads one family of one run in order, a block at a time.
