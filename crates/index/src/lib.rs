@@ -349,6 +349,17 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Default)]
 struct Retired {
     pending: Vec<(Arc<Vec<Run>>, Vec<u64>)>,
+    /// The frozen memtable's run, being written on a background thread; published (meta
+    /// record, run list) by the next `add` that fills the memtable, `flush`,
+    /// `set_floor` or `clear`.
+    job: Option<FlushJob>,
+}
+
+/// A background write of the frozen memtable's blocks.
+#[derive(Debug)]
+struct FlushJob {
+    handle: std::thread::JoinHandle<Result<Run>>,
+    end_id: u64,
 }
 
 /// The index: `Send + Sync`, every method takes `&self`.
@@ -505,7 +516,10 @@ impl Index {
     }
 
     /// Indexes `docs`, whose ids must continue [`watermark`](Self::watermark) without
-    /// gaps. Flushes when the memtable reaches `memtable_postings_max`.
+    /// gaps. When the memtable reaches `memtable_postings_max`, it is frozen (still
+    /// readable) and written as a run on a background thread; the run is published (the
+    /// checkpoint moves) by the next `add` that fills the memtable, which first waits for
+    /// the previous run, or by [`flush`](Self::flush).
     ///
     /// # Errors
     /// [`Error::NotContiguous`] (nothing is added), [`Error::BulkLoadActive`], or a
@@ -523,9 +537,86 @@ impl Index {
                 || m.active.arena_bytes() >= self.options.memtable_postings_max.saturating_mul(32)
         };
         if full {
-            self.flush()?;
+            self.flush_in_background()?;
         }
         Ok(())
+    }
+
+    /// Publishes the previous background flush (waiting for it if it still runs: the
+    /// memtable filled faster than a run is written), then freezes the memtable and
+    /// starts writing its run on a background thread, so the caller goes on adding
+    /// while the run is sorted and written.
+    fn flush_in_background(&self) -> Result<()> {
+        let mut retired = self.write_lock.lock();
+        self.complete_job(&mut retired)?;
+        let (frozen, floor, run_id) = {
+            let mut m = self.mem.write();
+            if m.frozen.is_some() || m.active.is_empty() {
+                // A failed flush left its memtable frozen: retry it in the foreground.
+                drop(m);
+                return self.flush_locked(&mut retired);
+            }
+            let next = Memtable::new(m.active.end_id);
+            let full = Arc::new(std::mem::replace(&mut m.active, next));
+            m.frozen = Some(Arc::clone(&full));
+            m.next_run += 1;
+            (full, m.floor, m.next_run - 1)
+        };
+        let db = self.db.clone();
+        let block_postings_max = self.options.block_postings_max;
+        let sync = self.options.flush_sync == FlushSync::Always;
+        let end_id = frozen.end_id;
+        let spawned = std::thread::Builder::new()
+            .name("actlog-index-flush".into())
+            .spawn(move || {
+                let run = run::write_memtable(&db, &frozen, run_id, floor, block_postings_max)?;
+                if sync {
+                    // The blocks now, so that publishing syncs only the meta record.
+                    db.flush()?;
+                }
+                Ok(run)
+            });
+        match spawned {
+            Ok(handle) => {
+                retired.job = Some(FlushJob { handle, end_id });
+                Ok(())
+            }
+            // No thread: flush in the foreground (the memtable is frozen already).
+            Err(_) => self.flush_locked(&mut retired),
+        }
+    }
+
+    /// Waits for the background flush, if any, and publishes its run. On error the
+    /// memtable stays frozen and readable, and the next flush writes it again.
+    fn complete_job(&self, retired: &mut Retired) -> Result<()> {
+        let Some(job) = retired.job.take() else {
+            return Ok(());
+        };
+        let run = job.handle.join().map_err(|_| Error::Store {
+            detail: "the background flush thread panicked".into(),
+        })??;
+        self.publish(run, job.end_id, retired)
+    }
+
+    /// Writes the meta record naming `run` (the frozen memtable's, ending at `end_id`)
+    /// with the new checkpoint, makes it visible, then merges and purges runs.
+    fn publish(&self, run: Run, end_id: u64, retired: &mut Retired) -> Result<()> {
+        let meta = {
+            let m = self.mem.read();
+            let mut meta = m.meta();
+            meta.checkpoint = end_id;
+            meta.runs.push(run);
+            meta
+        };
+        self.write_meta(&meta)?;
+        {
+            let mut m = self.mem.write();
+            m.checkpoint = end_id;
+            m.runs = Arc::new(meta.runs);
+            m.frozen = None;
+        }
+        self.merge_runs(retired)?;
+        self.purge(retired)
     }
 
     /// Next id not yet indexed (the memtable included).
@@ -551,7 +642,8 @@ impl Index {
         Ok(())
     }
 
-    /// Writes the memtable as a new run (its blocks with plain inserts, then the meta
+    /// Publishes a background flush begun by [`add`](Self::add), if any, then writes the
+    /// memtable as a new run (its blocks with plain inserts, then the meta
     /// record naming it with the new checkpoint, one atomic insert), then (with
     /// [`FlushSync::Always`]) waits for sled to make it durable. Merges runs while there
     /// are more than `runs_max`. Readers keep seeing every posting while this runs.
@@ -560,6 +652,12 @@ impl Index {
     /// I/O or store errors; the memtable is kept and the next flush retries.
     pub fn flush(&self) -> Result<()> {
         let mut retired = self.write_lock.lock();
+        self.flush_locked(&mut retired)
+    }
+
+    /// [`flush`](Self::flush) under the write lock: publishes a background flush first.
+    fn flush_locked(&self, retired: &mut Retired) -> Result<()> {
+        self.complete_job(retired)?;
         let frozen = {
             let mut m = self.mem.write();
             if m.frozen.is_none() {
@@ -587,22 +685,7 @@ impl Index {
             floor,
             self.options.block_postings_max,
         )?;
-        let meta = {
-            let m = self.mem.read();
-            let mut meta = m.meta();
-            meta.checkpoint = frozen.end_id;
-            meta.runs.push(run);
-            meta
-        };
-        self.write_meta(&meta)?;
-        {
-            let mut m = self.mem.write();
-            m.checkpoint = frozen.end_id;
-            m.runs = Arc::new(meta.runs);
-            m.frozen = None;
-        }
-        self.merge_runs(&mut retired)?;
-        self.purge(&mut retired)
+        self.publish(run, frozen.end_id, retired)
     }
 
     /// Merges the adjacent pair of runs with the fewest postings until at most
@@ -669,6 +752,7 @@ impl Index {
     /// I/O or store errors.
     pub fn set_floor(&self, first_id: ActivityId) -> Result<()> {
         let mut retired = self.write_lock.lock();
+        self.complete_job(&mut retired)?;
         let first_id = first_id.get();
         let (meta, straddling) = {
             let mut m = self.mem.write();
@@ -765,6 +849,10 @@ impl Index {
     /// [`RebuildReason::Interrupted`].
     pub fn clear(&self) -> Result<()> {
         let mut retired = self.write_lock.lock();
+        // Everything is dropped: the background flush's run is not published.
+        if let Some(job) = retired.job.take() {
+            let _ = job.handle.join();
+        }
         self.db.insert(
             META_KEY,
             codec::encode_meta(&empty_meta(MetaState::Incomplete)),
@@ -958,6 +1046,17 @@ impl Index {
             }
         }
         Ok(damage)
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        // A background flush holds a handle on the store: let it end before the store
+        // closes. Its run stays unpublished (garbage that `open` deletes): the index is
+        // what the last meta record says, and the engine re-feeds from its checkpoint.
+        if let Some(job) = self.write_lock.get_mut().job.take() {
+            let _ = job.handle.join();
+        }
     }
 }
 
