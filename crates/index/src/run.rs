@@ -23,6 +23,8 @@ pub(crate) struct RunWriter<'t> {
     group: Vec<u8>,
     pub postings: u64,
     pub blocks: u64,
+    /// occurred_at predictor of the blocks (see [`codec::rate_between`]).
+    rate: i64,
 }
 
 impl<'t> RunWriter<'t> {
@@ -35,13 +37,20 @@ impl<'t> RunWriter<'t> {
             group: Vec::new(),
             postings: 0,
             blocks: 0,
+            rate: 0,
         }
+    }
+
+    /// Sets the occurred_at predictor of the blocks of the next family.
+    pub fn set_rate(&mut self, rate: i64) {
+        self.rate = rate;
     }
 
     /// Starts the next family; seals the previous family's last block.
     pub fn family(&mut self, family: u8) -> Result<()> {
         self.cut()?;
         self.builder = BlockBuilder::new(family);
+        self.builder.set_rate(self.rate);
         self.group.clear();
         Ok(())
     }
@@ -117,6 +126,30 @@ impl<'t> RunWriter<'t> {
 const FAMILIES_HERE: [u8; 2] = [codec::FAMILY_PERSON, codec::FAMILY_ATTRIBUTE];
 const FAMILIES_HELPER: [u8; 2] = [codec::FAMILY_TYPE, codec::FAMILY_PRIMARY];
 
+/// The occurred_at rate of a memtable, from its first and last documents.
+fn memtable_rate(mem: &Memtable) -> i64 {
+    match (mem.docs.first(), mem.docs.last()) {
+        (Some(a), Some(b)) => {
+            codec::rate_between(mem.first_id, a.occ, mem.end_id.saturating_sub(1), b.occ)
+        }
+        _ => 0,
+    }
+}
+
+/// The occurred_at rate of the newest of `runs` that has a readable block; 0 if none.
+fn runs_rate(tree: &sled::Tree, runs: &[Run]) -> i64 {
+    for r in runs.iter().rev() {
+        for family in FAMILIES {
+            if let Some(Ok((k, v))) = tree.scan_prefix(codec::run_prefix(family, r.id)).next() {
+                if let Ok(view) = BlockView::open(&k, &v) {
+                    return view.rate;
+                }
+            }
+        }
+    }
+    0
+}
+
 /// Writes `families` of a memtable as part of run `run`; returns (postings, blocks).
 fn write_families(
     tree: &sled::Tree,
@@ -127,6 +160,7 @@ fn write_families(
     families: &[u8],
 ) -> Result<(u64, u64)> {
     let mut w = RunWriter::new(tree, run, block_postings_max);
+    w.set_rate(memtable_rate(mem));
     for &family in families {
         w.family(family)?;
         mem.groups(family, floor, |g, posts| w.push_group(g, posts))?;
@@ -236,6 +270,7 @@ pub(crate) fn merge(
     block_postings_max: usize,
 ) -> Result<Run> {
     let mut w = RunWriter::new(tree, run, block_postings_max);
+    w.set_rate(runs_rate(tree, runs));
     for family in FAMILIES {
         w.family(family)?;
         let pb = codec::pos_bytes(family);
