@@ -197,10 +197,13 @@ pub enum FlushSync {
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     /// Postings (all families) held in memory before a flush. Bounds the memtable's
-    /// memory at about 12–16 bytes per posting plus the escaped value keys (about 20
-    /// bytes each with short values). Default 2,000,000.
+    /// memory at about 12 bytes per by-person or by-type posting and 8 per value
+    /// posting, plus each distinct value key once (and the flush's sort buffers, about
+    /// 32 bytes per posting of the two families sorted at a time). Up to two memtables
+    /// are held: one being written in the background, one taking adds. Default 2,000,000.
     pub memtable_postings_max: usize,
-    /// Postings held in memory by a [`BulkLoader`] before it writes a run. Default 8,000,000.
+    /// Postings held in memory by a [`BulkLoader`] before it writes a run (in the
+    /// background while the next fills, so up to two). Default 8,000,000.
     pub bulk_postings_max: usize,
     /// Postings per block at most (blocks are also sealed at 32 KiB). Default 8,192:
     /// the size bound is the one that applies with real workloads; tests lower this one
@@ -886,6 +889,7 @@ impl Index {
             mem: None,
             runs: Vec::new(),
             next_run: 0,
+            job: None,
         }
     }
 
@@ -1060,6 +1064,16 @@ impl Drop for Index {
     }
 }
 
+impl Drop for BulkLoader<'_> {
+    fn drop(&mut self) {
+        // The run writer holds a handle on the store: let it end with the loader. An
+        // unfinished load's runs are never listed (the index opens as interrupted).
+        if let Some(job) = self.job.take() {
+            let _ = job.join();
+        }
+    }
+}
+
 fn check_contiguous(watermark: u64, docs: &[IndexDoc<'_>]) -> Result<()> {
     for (i, d) in docs.iter().enumerate() {
         let expected = watermark + i as u64;
@@ -1084,6 +1098,8 @@ pub struct BulkLoader<'a> {
     mem: Option<Memtable>,
     runs: Vec<Run>,
     next_run: u64,
+    /// The previous run, being written on a background thread while adds go on.
+    job: Option<std::thread::JoinHandle<Result<Run>>>,
 }
 
 impl BulkLoader<'_> {
@@ -1126,30 +1142,55 @@ impl BulkLoader<'_> {
         check_contiguous(mem.end_id, docs)?;
         mem.add(docs);
         if mem.postings >= self.index.options.bulk_postings_max {
-            self.write_run()?;
+            self.write_run(true)?;
         }
         Ok(())
     }
 
-    fn write_run(&mut self) -> Result<()> {
+    /// Waits for the run being written in the background, if any, and lists it.
+    fn join_job(&mut self) -> Result<()> {
+        if let Some(job) = self.job.take() {
+            let run = job.join().map_err(|_| Error::Store {
+                detail: "the bulk load's run writer panicked".into(),
+            })??;
+            self.runs.push(run);
+        }
+        Ok(())
+    }
+
+    /// Writes the memtable as a run: on a background thread (after the previous one has
+    /// finished, which bounds memory to two memtables) while the caller goes on adding,
+    /// or on this thread for the last run.
+    fn write_run(&mut self, background: bool) -> Result<()> {
         let Some(mem) = self.mem.take() else {
             return Ok(());
         };
         let ix = self.index;
         let end = mem.end_id;
-        if !mem.is_empty() {
-            let floor = ix.mem.read().floor;
-            let run = run::write_memtable(
-                &ix.db,
-                &mem,
-                self.next_run,
-                floor,
-                ix.options.block_postings_max,
-            )?;
-            self.next_run += 1;
-            self.runs.push(run);
-        }
         self.mem = Some(Memtable::new(end));
+        self.join_job()?;
+        if mem.is_empty() {
+            return Ok(());
+        }
+        let floor = ix.mem.read().floor;
+        let run_id = self.next_run;
+        self.next_run += 1;
+        let block_postings_max = ix.options.block_postings_max;
+        let mem = Arc::new(mem);
+        if background {
+            let (db, job_mem) = (ix.db.clone(), Arc::clone(&mem));
+            let spawned = std::thread::Builder::new()
+                .name("actlog-index-bulk".into())
+                .spawn(move || {
+                    run::write_memtable(&db, &job_mem, run_id, floor, block_postings_max)
+                });
+            if let Ok(handle) = spawned {
+                self.job = Some(handle);
+                return Ok(());
+            }
+        }
+        let run = run::write_memtable(&ix.db, &mem, run_id, floor, block_postings_max)?;
+        self.runs.push(run);
         Ok(())
     }
 
@@ -1163,7 +1204,7 @@ impl BulkLoader<'_> {
         let Some(end) = self.mem.as_ref().map(|m| m.end_id) else {
             return Ok(ix.checkpoint());
         };
-        self.write_run()?;
+        self.write_run(false)?;
         let floor = ix.mem.read().floor;
         // Nothing is visible yet: merged inputs are deleted at once.
         while self.runs.len() > ix.options.runs_max {
