@@ -5,7 +5,8 @@
 //! indexed attribute from a pool of 64.
 //!
 //! Run: `cargo bench -p actlog-benches --bench index`. Besides criterion's figures it
-//! prints one summary (bytes on disk per activity, lookup p50/p99) to stderr.
+//! prints one summary (bytes on disk per activity and per family, lookup p50/p99) to
+//! stderr; `ACTLOG_INDEX_BENCH_FILES=1` also lists the store's files and their bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use actlog_index::{
