@@ -5,7 +5,8 @@
 //! indexed attribute from a pool of 64.
 //!
 //! Run: `cargo bench -p actlog-benches --bench index`. Besides criterion's figures it
-//! prints one summary (bytes on disk per activity, lookup p50/p99) to stderr.
+//! prints one summary (bytes on disk per activity and per family, lookup p50/p99) to
+//! stderr; `ACTLOG_INDEX_BENCH_FILES=1` also lists the store's files and their bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use actlog_index::{
@@ -158,6 +159,42 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Prints the key and value bytes of each family's blocks per activity, and what the
+/// store adds on top of them (`disk_bytes` minus every key and value).
+fn family_bytes(path: &std::path::Path, docs: usize, disk_bytes: u64) {
+    if std::env::var("ACTLOG_INDEX_BENCH_FILES").is_ok() {
+        for e in std::fs::read_dir(path).unwrap() {
+            let e = e.unwrap();
+            eprintln!(
+                "  {:?} {}",
+                e.file_name(),
+                dir_bytes(&e.path()).max(e.metadata().unwrap().len())
+            );
+        }
+    }
+    let Ok(db) = sled::open(path) else {
+        return;
+    };
+    let mut by_family = std::collections::BTreeMap::<char, (u64, u64)>::new();
+    for kv in db.iter() {
+        let (k, v) = kv.unwrap();
+        let e = by_family.entry(char::from(k[0])).or_default();
+        e.0 += 1;
+        e.1 += (k.len() + v.len()) as u64;
+    }
+    drop(db);
+    let total: u64 = by_family.values().map(|e| e.1).sum();
+    let parts: Vec<String> = by_family
+        .iter()
+        .map(|(f, (n, b))| format!("{f:?} {n} keys {:.1} B", *b as f64 / docs as f64))
+        .collect();
+    eprintln!(
+        "index summary [bytes per activity]: {}; store overhead {:.1} B",
+        parts.join(", "),
+        (disk_bytes as f64 - total as f64) / docs as f64
+    );
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p) as usize]
 }
@@ -194,6 +231,7 @@ fn summary(w: &Workload, docs: &[IndexDoc<'_>]) {
             stats.durable_postings,
             bytes as f64 / docs.len() as f64
         );
+        family_bytes(&path, docs.len(), bytes);
         if bulk {
             continue;
         }

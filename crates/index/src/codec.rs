@@ -20,14 +20,39 @@ pub(crate) const FAMILIES: [u8; 4] = [FAMILY_PERSON, FAMILY_TYPE, FAMILY_PRIMARY
 pub(crate) const META_KEY: &[u8] = b"\x00meta";
 
 /// Current on-disk format version, stored in the meta record.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 const CRC_BYTES: usize = 4;
 /// Bytes of the family byte and run id that start every block key.
 pub(crate) const RUN_PREFIX_BYTES: usize = 9;
 /// Fixed block header: group count, key area length, posting count (u32 each), min id,
-/// max id, base occurred_at, base id (u64/i64 each).
-pub(crate) const BLOCK_HEADER_BYTES: usize = 4 * 3 + 8 * 4;
+/// max id, base occurred_at, base id, occurred_at rate (u64/i64 each).
+pub(crate) const BLOCK_HEADER_BYTES: usize = 4 * 3 + 8 * 5;
+
+/// Fractional bits of a block's occurred_at rate (ms per id step, fixed point).
+const RATE_FRACTION_BITS: u32 = 16;
+/// Largest rate magnitude kept (2^40 ms per id step): a predictor, not a constraint.
+const RATE_MAX: i64 = 1 << (40 + RATE_FRACTION_BITS);
+
+/// The occurred_at step that `rate` predicts for an id step of `id_delta` (wrapping:
+/// writer and reader compute the same value whatever the inputs).
+pub(crate) fn predict_occ(rate: i64, id_delta: u64) -> i64 {
+    ((i128::from(id_delta as i64) * i128::from(rate)) >> RATE_FRACTION_BITS) as i64
+}
+
+/// The rate (ms per id step, fixed point) of a run whose ids `first_id..=last_id`
+/// happened at `first_occ` and `last_occ`: activities are logged roughly as they
+/// happen, so a posting's occurred_at is predicted from its id step and only the
+/// residual (the jitter) is stored. Clamped; 0 when there is one id.
+pub(crate) fn rate_between(first_id: u64, first_occ: i64, last_id: u64, last_occ: i64) -> i64 {
+    let ids = i128::from(last_id.saturating_sub(first_id));
+    if ids == 0 {
+        return 0;
+    }
+    let occs = i128::from(last_occ) - i128::from(first_occ);
+    let rate = (occs << RATE_FRACTION_BITS) / ids;
+    rate.clamp(-i128::from(RATE_MAX), i128::from(RATE_MAX)) as i64
+}
 /// One directory entry: end of the group's key and end of its postings (u32 each).
 pub(crate) const DIR_ENTRY_BYTES: usize = 8;
 
@@ -278,6 +303,13 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
+/// occurred_at of `p` minus its prediction from the posting it is relative to.
+fn occ_residual(rate: i64, p: &Post, pred_id: u64, prev_occ: i64) -> i64 {
+    p.occ
+        .wrapping_sub(prev_occ)
+        .wrapping_sub(predict_occ(rate, p.id.wrapping_sub(pred_id)))
+}
+
 /// Accumulates groups of one family of one run into a block.
 #[derive(Debug)]
 pub(crate) struct BlockBuilder {
@@ -293,6 +325,8 @@ pub(crate) struct BlockBuilder {
     max_id: u64,
     base_occ: i64,
     base_id: u64,
+    /// occurred_at predictor of the blocks this builder writes.
+    rate: i64,
     /// Previous posting of the open group.
     prev: Option<Post>,
 }
@@ -310,7 +344,16 @@ impl BlockBuilder {
             max_id: 0,
             base_occ: 0,
             base_id: 0,
+            rate: 0,
             prev: None,
+        }
+    }
+
+    /// Sets the occurred_at predictor (see [`rate_between`]); takes effect from the next
+    /// block.
+    pub fn set_rate(&mut self, rate: i64) {
+        if self.postings == 0 {
+            self.rate = rate;
         }
     }
 
@@ -353,31 +396,34 @@ impl BlockBuilder {
         self.postings += 1;
         self.min_id = self.min_id.min(p.id);
         self.max_id = self.max_id.max(p.id);
+        let rate = self.rate;
         let d = &mut self.data;
         // The first posting of a group is relative to the block's first posting (ids
         // zigzagged: other groups may hold smaller ones); later ones to their
         // predecessor.
-        let (prev_id, prev_occ) = match self.prev {
-            Some(q) => (q.id, q.occ),
+        // occurred_at is predicted from the id step since the posting it is relative to
+        // (the block's first for a group's first posting).
+        let (prev_id, prev_occ, pred_id) = match self.prev {
+            Some(q) => (q.id, q.occ, q.id),
             None => {
                 put_varint(d, zigzag(p.id.wrapping_sub(self.base_id) as i64));
-                (p.id, self.base_occ)
+                (p.id, self.base_occ, self.base_id)
             }
         };
         match self.family {
             FAMILY_PERSON => {
                 put_varint(d, p.id.wrapping_sub(prev_id));
                 put_varint(d, p.aux);
-                put_varint(d, zigzag(p.occ.wrapping_sub(prev_occ)));
+                put_varint(d, zigzag(occ_residual(rate, p, pred_id, prev_occ)));
             }
             FAMILY_TYPE => {
-                put_varint(d, zigzag(p.occ.wrapping_sub(prev_occ)));
-                put_varint(d, p.aux);
                 put_varint(d, zigzag(p.id.wrapping_sub(prev_id) as i64));
+                put_varint(d, p.aux);
+                put_varint(d, zigzag(occ_residual(rate, p, pred_id, prev_occ)));
             }
             _ => {
                 put_varint(d, p.id.wrapping_sub(prev_id));
-                put_varint(d, zigzag(p.occ.wrapping_sub(prev_occ)));
+                put_varint(d, zigzag(occ_residual(rate, p, pred_id, prev_occ)));
             }
         }
         self.prev = Some(*p);
@@ -397,6 +443,7 @@ impl BlockBuilder {
         body.extend_from_slice(&self.max_id.to_le_bytes());
         body.extend_from_slice(&self.base_occ.to_le_bytes());
         body.extend_from_slice(&self.base_id.to_le_bytes());
+        body.extend_from_slice(&self.rate.to_le_bytes());
         for &(k, d) in &self.dir {
             body.extend_from_slice(&k.to_le_bytes());
             body.extend_from_slice(&d.to_le_bytes());
@@ -429,6 +476,8 @@ pub(crate) struct BlockView<'v> {
     pub max_id: u64,
     base_occ: i64,
     base_id: u64,
+    /// occurred_at predictor (see [`rate_between`]).
+    pub rate: i64,
 }
 
 impl<'v> BlockView<'v> {
@@ -458,6 +507,7 @@ impl<'v> BlockView<'v> {
         let max_id = le_u64(body, 20);
         let base_occ = le_u64(body, 28) as i64;
         let base_id = le_u64(body, 36);
+        let rate = le_u64(body, 44) as i64;
         let keys_at = groups
             .checked_mul(DIR_ENTRY_BYTES)
             .and_then(|d| d.checked_add(BLOCK_HEADER_BYTES))
@@ -490,6 +540,7 @@ impl<'v> BlockView<'v> {
             max_id,
             base_occ,
             base_id,
+            rate,
         };
         // Directory ends must be non-decreasing and inside their areas.
         let (mut pk, mut pd) = (0usize, 0usize);
@@ -562,6 +613,7 @@ impl<'v> BlockView<'v> {
             self.base_id.wrapping_add(unzigzag(first) as u64),
             self.base_occ,
         );
+        let mut pred_id = self.base_id;
         let (lo, hi) = (self.min_id, self.max_id);
         while pos < end {
             let (id, occ, aux) = match self.family {
@@ -569,30 +621,24 @@ impl<'v> BlockView<'v> {
                     let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
                     let t = need(get_varint(data, &mut pos), pos, "truncated type")?;
                     let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
-                    (
-                        prev_id.wrapping_add(d),
-                        prev_occ.wrapping_add(unzigzag(o)),
-                        t,
-                    )
+                    let id = prev_id.wrapping_add(d);
+                    let step = predict_occ(self.rate, id.wrapping_sub(pred_id));
+                    (id, prev_occ.wrapping_add(unzigzag(o)).wrapping_add(step), t)
                 }
                 FAMILY_TYPE => {
-                    let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
-                    let p = need(get_varint(data, &mut pos), pos, "truncated person")?;
                     let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
-                    (
-                        prev_id.wrapping_add(unzigzag(d) as u64),
-                        prev_occ.wrapping_add(unzigzag(o)),
-                        p,
-                    )
+                    let p = need(get_varint(data, &mut pos), pos, "truncated person")?;
+                    let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
+                    let id = prev_id.wrapping_add(unzigzag(d) as u64);
+                    let step = predict_occ(self.rate, id.wrapping_sub(pred_id));
+                    (id, prev_occ.wrapping_add(unzigzag(o)).wrapping_add(step), p)
                 }
                 _ => {
                     let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
                     let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
-                    (
-                        prev_id.wrapping_add(d),
-                        prev_occ.wrapping_add(unzigzag(o)),
-                        0,
-                    )
+                    let id = prev_id.wrapping_add(d);
+                    let step = predict_occ(self.rate, id.wrapping_sub(pred_id));
+                    (id, prev_occ.wrapping_add(unzigzag(o)).wrapping_add(step), 0)
                 }
             };
             if id < lo || id > hi {
@@ -603,6 +649,7 @@ impl<'v> BlockView<'v> {
             }
             out.push(Post { id, occ, aux });
             prev_id = id;
+            pred_id = id;
             prev_occ = occ;
         }
         Ok(())
@@ -870,7 +917,16 @@ mod tests {
     }
 
     fn build(family: u8, groups: &[(Vec<u8>, Vec<Post>)]) -> (Vec<u8>, Vec<u8>) {
+        build_with_rate(family, groups, 0)
+    }
+
+    fn build_with_rate(
+        family: u8,
+        groups: &[(Vec<u8>, Vec<Post>)],
+        rate: i64,
+    ) -> (Vec<u8>, Vec<u8>) {
         let mut b = BlockBuilder::new(family);
+        b.set_rate(rate);
         for (g, posts) in groups {
             b.open_group(g);
             for p in posts {
@@ -901,6 +957,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn rate_shrinks_postings_logged_as_they_happen() {
+        // One person's activities 15 s apart in time and 1,000 ids apart, ±5 s of jitter.
+        let posts: Vec<Post> = (0..100u64)
+            .map(|i| Post {
+                id: i * 1_000,
+                occ: 1_700_000_000_000 + i as i64 * 15_000_000 + (i as i64 * 7_919) % 10_001
+                    - 5_000,
+                aux: 1,
+            })
+            .collect();
+        let groups = vec![(person_group(9).to_vec(), posts.clone())];
+        let rate = rate_between(0, posts[0].occ, 99_000, posts[99].occ);
+        let (_, plain) = build(FAMILY_PERSON, &groups);
+        let (k, predicted) = build_with_rate(FAMILY_PERSON, &groups, rate);
+        assert!(
+            predicted.len() + 100 <= plain.len(),
+            "{} vs {}",
+            predicted.len(),
+            plain.len()
+        );
+        let view = BlockView::open(&k, &predicted).map_err(|b| b.what);
+        let mut out = Vec::new();
+        assert_eq!(
+            view.and_then(|v| v.decode_group(0, &mut out).map_err(|b| b.what)),
+            Ok(())
+        );
+        assert_eq!(out, posts);
+        assert_eq!(rate_between(5, 10, 5, 99), 0);
+        assert_eq!(rate_between(0, i64::MIN, 1, i64::MAX), RATE_MAX);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -908,6 +996,7 @@ mod tests {
         fn block_round_trip(
             family in prop::sample::select(FAMILIES.to_vec()),
             raw in prop::collection::vec((0u64..50, prop::collection::vec((0u64..1 << 40, any::<i64>(), 0u64..1 << 33), 1..20)), 1..30),
+            rate in prop_oneof![Just(0i64), any::<i64>(), -(1i64 << 40)..(1i64 << 40)],
         ) {
             // Distinct sorted groups, postings sorted in the family's order.
             let mut groups: Vec<(Vec<u8>, Vec<Post>)> = Vec::new();
@@ -924,8 +1013,9 @@ mod tests {
                 posts.sort_by_key(|p| pos_of(family, p));
                 groups.push((g.to_be_bytes().to_vec(), posts));
             }
-            let (k, v) = build(family, &groups);
+            let (k, v) = build_with_rate(family, &groups, rate);
             let view = BlockView::open(&k, &v).map_err(|b| TestCaseError::fail(b.what))?;
+            prop_assert_eq!(view.rate, rate);
             view.check_all().map_err(|b| TestCaseError::fail(b.what))?;
             prop_assert_eq!(view.groups(), groups.len());
             for (i, (g, posts)) in groups.iter().enumerate() {

@@ -197,10 +197,13 @@ pub enum FlushSync {
 #[derive(Debug, Clone)]
 pub struct IndexOptions {
     /// Postings (all families) held in memory before a flush. Bounds the memtable's
-    /// memory at about 12–16 bytes per posting plus the escaped value keys (about 20
-    /// bytes each with short values). Default 2,000,000.
+    /// memory at about 12 bytes per by-person or by-type posting and 8 per value
+    /// posting, plus each distinct value key once (and the flush's sort buffers, about
+    /// 32 bytes per posting of the two families sorted at a time). Up to two memtables
+    /// are held: one being written in the background, one taking adds. Default 2,000,000.
     pub memtable_postings_max: usize,
-    /// Postings held in memory by a [`BulkLoader`] before it writes a run. Default 8,000,000.
+    /// Postings held in memory by a [`BulkLoader`] before it writes a run (in the
+    /// background while the next fills, so up to two). Default 8,000,000.
     pub bulk_postings_max: usize,
     /// Postings per block at most (blocks are also sealed at 32 KiB). Default 8,192:
     /// the size bound is the one that applies with real workloads; tests lower this one
@@ -349,6 +352,17 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Default)]
 struct Retired {
     pending: Vec<(Arc<Vec<Run>>, Vec<u64>)>,
+    /// The frozen memtable's run, being written on a background thread; published (meta
+    /// record, run list) by the next `add` that fills the memtable, `flush`,
+    /// `set_floor` or `clear`.
+    job: Option<FlushJob>,
+}
+
+/// A background write of the frozen memtable's blocks.
+#[derive(Debug)]
+struct FlushJob {
+    handle: std::thread::JoinHandle<Result<Run>>,
+    end_id: u64,
 }
 
 /// The index: `Send + Sync`, every method takes `&self`.
@@ -505,7 +519,10 @@ impl Index {
     }
 
     /// Indexes `docs`, whose ids must continue [`watermark`](Self::watermark) without
-    /// gaps. Flushes when the memtable reaches `memtable_postings_max`.
+    /// gaps. When the memtable reaches `memtable_postings_max`, it is frozen (still
+    /// readable) and written as a run on a background thread; the run is published (the
+    /// checkpoint moves) by the next `add` that fills the memtable, which first waits for
+    /// the previous run, or by [`flush`](Self::flush).
     ///
     /// # Errors
     /// [`Error::NotContiguous`] (nothing is added), [`Error::BulkLoadActive`], or a
@@ -523,9 +540,86 @@ impl Index {
                 || m.active.arena_bytes() >= self.options.memtable_postings_max.saturating_mul(32)
         };
         if full {
-            self.flush()?;
+            self.flush_in_background()?;
         }
         Ok(())
+    }
+
+    /// Publishes the previous background flush (waiting for it if it still runs: the
+    /// memtable filled faster than a run is written), then freezes the memtable and
+    /// starts writing its run on a background thread, so the caller goes on adding
+    /// while the run is sorted and written.
+    fn flush_in_background(&self) -> Result<()> {
+        let mut retired = self.write_lock.lock();
+        self.complete_job(&mut retired)?;
+        let (frozen, floor, run_id) = {
+            let mut m = self.mem.write();
+            if m.frozen.is_some() || m.active.is_empty() {
+                // A failed flush left its memtable frozen: retry it in the foreground.
+                drop(m);
+                return self.flush_locked(&mut retired);
+            }
+            let next = Memtable::new(m.active.end_id);
+            let full = Arc::new(std::mem::replace(&mut m.active, next));
+            m.frozen = Some(Arc::clone(&full));
+            m.next_run += 1;
+            (full, m.floor, m.next_run - 1)
+        };
+        let db = self.db.clone();
+        let block_postings_max = self.options.block_postings_max;
+        let sync = self.options.flush_sync == FlushSync::Always;
+        let end_id = frozen.end_id;
+        let spawned = std::thread::Builder::new()
+            .name("actlog-index-flush".into())
+            .spawn(move || {
+                let run = run::write_memtable(&db, &frozen, run_id, floor, block_postings_max)?;
+                if sync {
+                    // The blocks now, so that publishing syncs only the meta record.
+                    db.flush()?;
+                }
+                Ok(run)
+            });
+        match spawned {
+            Ok(handle) => {
+                retired.job = Some(FlushJob { handle, end_id });
+                Ok(())
+            }
+            // No thread: flush in the foreground (the memtable is frozen already).
+            Err(_) => self.flush_locked(&mut retired),
+        }
+    }
+
+    /// Waits for the background flush, if any, and publishes its run. On error the
+    /// memtable stays frozen and readable, and the next flush writes it again.
+    fn complete_job(&self, retired: &mut Retired) -> Result<()> {
+        let Some(job) = retired.job.take() else {
+            return Ok(());
+        };
+        let run = job.handle.join().map_err(|_| Error::Store {
+            detail: "the background flush thread panicked".into(),
+        })??;
+        self.publish(run, job.end_id, retired)
+    }
+
+    /// Writes the meta record naming `run` (the frozen memtable's, ending at `end_id`)
+    /// with the new checkpoint, makes it visible, then merges and purges runs.
+    fn publish(&self, run: Run, end_id: u64, retired: &mut Retired) -> Result<()> {
+        let meta = {
+            let m = self.mem.read();
+            let mut meta = m.meta();
+            meta.checkpoint = end_id;
+            meta.runs.push(run);
+            meta
+        };
+        self.write_meta(&meta)?;
+        {
+            let mut m = self.mem.write();
+            m.checkpoint = end_id;
+            m.runs = Arc::new(meta.runs);
+            m.frozen = None;
+        }
+        self.merge_runs(retired)?;
+        self.purge(retired)
     }
 
     /// Next id not yet indexed (the memtable included).
@@ -551,7 +645,8 @@ impl Index {
         Ok(())
     }
 
-    /// Writes the memtable as a new run (its blocks with plain inserts, then the meta
+    /// Publishes a background flush begun by [`add`](Self::add), if any, then writes the
+    /// memtable as a new run (its blocks with plain inserts, then the meta
     /// record naming it with the new checkpoint, one atomic insert), then (with
     /// [`FlushSync::Always`]) waits for sled to make it durable. Merges runs while there
     /// are more than `runs_max`. Readers keep seeing every posting while this runs.
@@ -560,6 +655,12 @@ impl Index {
     /// I/O or store errors; the memtable is kept and the next flush retries.
     pub fn flush(&self) -> Result<()> {
         let mut retired = self.write_lock.lock();
+        self.flush_locked(&mut retired)
+    }
+
+    /// [`flush`](Self::flush) under the write lock: publishes a background flush first.
+    fn flush_locked(&self, retired: &mut Retired) -> Result<()> {
+        self.complete_job(retired)?;
         let frozen = {
             let mut m = self.mem.write();
             if m.frozen.is_none() {
@@ -587,22 +688,7 @@ impl Index {
             floor,
             self.options.block_postings_max,
         )?;
-        let meta = {
-            let m = self.mem.read();
-            let mut meta = m.meta();
-            meta.checkpoint = frozen.end_id;
-            meta.runs.push(run);
-            meta
-        };
-        self.write_meta(&meta)?;
-        {
-            let mut m = self.mem.write();
-            m.checkpoint = frozen.end_id;
-            m.runs = Arc::new(meta.runs);
-            m.frozen = None;
-        }
-        self.merge_runs(&mut retired)?;
-        self.purge(&mut retired)
+        self.publish(run, frozen.end_id, retired)
     }
 
     /// Merges the adjacent pair of runs with the fewest postings until at most
@@ -669,6 +755,7 @@ impl Index {
     /// I/O or store errors.
     pub fn set_floor(&self, first_id: ActivityId) -> Result<()> {
         let mut retired = self.write_lock.lock();
+        self.complete_job(&mut retired)?;
         let first_id = first_id.get();
         let (meta, straddling) = {
             let mut m = self.mem.write();
@@ -765,6 +852,10 @@ impl Index {
     /// [`RebuildReason::Interrupted`].
     pub fn clear(&self) -> Result<()> {
         let mut retired = self.write_lock.lock();
+        // Everything is dropped: the background flush's run is not published.
+        if let Some(job) = retired.job.take() {
+            let _ = job.handle.join();
+        }
         self.db.insert(
             META_KEY,
             codec::encode_meta(&empty_meta(MetaState::Incomplete)),
@@ -798,6 +889,7 @@ impl Index {
             mem: None,
             runs: Vec::new(),
             next_run: 0,
+            job: None,
         }
     }
 
@@ -961,6 +1053,27 @@ impl Index {
     }
 }
 
+impl Drop for Index {
+    fn drop(&mut self) {
+        // A background flush holds a handle on the store: let it end before the store
+        // closes. Its run stays unpublished (garbage that `open` deletes): the index is
+        // what the last meta record says, and the engine re-feeds from its checkpoint.
+        if let Some(job) = self.write_lock.get_mut().job.take() {
+            let _ = job.handle.join();
+        }
+    }
+}
+
+impl Drop for BulkLoader<'_> {
+    fn drop(&mut self) {
+        // The run writer holds a handle on the store: let it end with the loader. An
+        // unfinished load's runs are never listed (the index opens as interrupted).
+        if let Some(job) = self.job.take() {
+            let _ = job.join();
+        }
+    }
+}
+
 fn check_contiguous(watermark: u64, docs: &[IndexDoc<'_>]) -> Result<()> {
     for (i, d) in docs.iter().enumerate() {
         let expected = watermark + i as u64;
@@ -985,6 +1098,8 @@ pub struct BulkLoader<'a> {
     mem: Option<Memtable>,
     runs: Vec<Run>,
     next_run: u64,
+    /// The previous run, being written on a background thread while adds go on.
+    job: Option<std::thread::JoinHandle<Result<Run>>>,
 }
 
 impl BulkLoader<'_> {
@@ -1027,30 +1142,55 @@ impl BulkLoader<'_> {
         check_contiguous(mem.end_id, docs)?;
         mem.add(docs);
         if mem.postings >= self.index.options.bulk_postings_max {
-            self.write_run()?;
+            self.write_run(true)?;
         }
         Ok(())
     }
 
-    fn write_run(&mut self) -> Result<()> {
+    /// Waits for the run being written in the background, if any, and lists it.
+    fn join_job(&mut self) -> Result<()> {
+        if let Some(job) = self.job.take() {
+            let run = job.join().map_err(|_| Error::Store {
+                detail: "the bulk load's run writer panicked".into(),
+            })??;
+            self.runs.push(run);
+        }
+        Ok(())
+    }
+
+    /// Writes the memtable as a run: on a background thread (after the previous one has
+    /// finished, which bounds memory to two memtables) while the caller goes on adding,
+    /// or on this thread for the last run.
+    fn write_run(&mut self, background: bool) -> Result<()> {
         let Some(mem) = self.mem.take() else {
             return Ok(());
         };
         let ix = self.index;
         let end = mem.end_id;
-        if !mem.is_empty() {
-            let floor = ix.mem.read().floor;
-            let run = run::write_memtable(
-                &ix.db,
-                &mem,
-                self.next_run,
-                floor,
-                ix.options.block_postings_max,
-            )?;
-            self.next_run += 1;
-            self.runs.push(run);
-        }
         self.mem = Some(Memtable::new(end));
+        self.join_job()?;
+        if mem.is_empty() {
+            return Ok(());
+        }
+        let floor = ix.mem.read().floor;
+        let run_id = self.next_run;
+        self.next_run += 1;
+        let block_postings_max = ix.options.block_postings_max;
+        let mem = Arc::new(mem);
+        if background {
+            let (db, job_mem) = (ix.db.clone(), Arc::clone(&mem));
+            let spawned = std::thread::Builder::new()
+                .name("actlog-index-bulk".into())
+                .spawn(move || {
+                    run::write_memtable(&db, &job_mem, run_id, floor, block_postings_max)
+                });
+            if let Ok(handle) = spawned {
+                self.job = Some(handle);
+                return Ok(());
+            }
+        }
+        let run = run::write_memtable(&ix.db, &mem, run_id, floor, block_postings_max)?;
+        self.runs.push(run);
         Ok(())
     }
 
@@ -1064,7 +1204,7 @@ impl BulkLoader<'_> {
         let Some(end) = self.mem.as_ref().map(|m| m.end_id) else {
             return Ok(ix.checkpoint());
         };
-        self.write_run()?;
+        self.write_run(false)?;
         let floor = ix.mem.read().floor;
         // Nothing is visible yet: merged inputs are deleted at once.
         while self.runs.len() > ix.options.runs_max {

@@ -1,11 +1,17 @@
 //! The in-memory table of postings for ids from the checkpoint on: append-only vectors
 //! of fixed-size entries, sorted once per family when a flush turns them into a run.
 //!
-//! Adding a document costs a few pushes and no lookup in any map: the by-person and
+//! Adding a document costs a few pushes and one hash lookup per value: the by-person and
 //! by-type families share one 24-byte entry per document (the id is implicit in the
-//! position), and each value posting is a 12-byte entry pointing at its escaped key in
-//! an arena. Readers scan the table linearly; it is bounded by
+//! position), and each value posting is an 8-byte entry naming its group key by a small
+//! number, so each distinct key is escaped and stored once and a flush sorts integers,
+//! never key bytes. Readers scan the table linearly; it is bounded by
 //! `memtable_postings_max`.
+//!
+//! A flush orders each family with a stable LSD radix sort of (key, document) pairs:
+//! documents are appended in id order, so sorting by the group (and occurred_at) alone
+//! leaves ties in id order, and the keys have few significant bits (persons, ranked
+//! value keys, type and occurred_at relative to the table's minimum).
 
 use crate::codec::{self, okey, Post, FAMILY_PERSON, FAMILY_PRIMARY};
 use crate::IndexDoc;
@@ -19,11 +25,10 @@ pub(crate) struct DocEntry {
     pub type_id: u32,
 }
 
-/// One value posting: its escaped group key in the arena and the document it belongs to.
+/// One value posting: the number of its group key and the document it belongs to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValueEntry {
-    pub key_start: u32,
-    pub key_end: u32,
+    pub key: u32,
     pub doc: u32,
 }
 
@@ -36,7 +41,57 @@ pub(crate) struct Memtable {
     pub docs: Vec<DocEntry>,
     pub primary: Vec<ValueEntry>,
     pub attribute: Vec<ValueEntry>,
-    pub arena: Vec<u8>,
+    /// Escaped group keys, each distinct key once.
+    arena: Vec<u8>,
+    /// Arena span of each key number.
+    spans: Vec<(u32, u32)>,
+    /// Key number of each `family | type | [attribute] | raw value`.
+    numbers: HashMap<Box<[u8]>, u32>,
+    /// Lookup key being built (kept to reuse its allocation).
+    scratch: Vec<u8>,
+}
+
+/// Digit width of the radix sort: 2,048 counters fit in L1.
+const RADIX_BITS: u32 = 11;
+
+/// Significant bits of `v`.
+fn bits_of(v: u64) -> u32 {
+    u64::BITS - v.leading_zeros()
+}
+
+/// Stable LSD radix sort of `v` by the low `key_bits` bits of each key; digits where
+/// every key agrees are skipped.
+pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>, key_bits: u32) {
+    let mask = (1u64 << RADIX_BITS) - 1;
+    let mut buf: Vec<(u64, u32)> = Vec::new();
+    let mut counts = vec![0usize; 1 << RADIX_BITS];
+    let mut shift = 0;
+    while shift < key_bits {
+        counts.fill(0);
+        for &(k, _) in v.iter() {
+            counts[((k >> shift) & mask) as usize] += 1;
+        }
+        if counts.contains(&v.len()) {
+            shift += RADIX_BITS;
+            continue;
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        buf.clear();
+        buf.resize(v.len(), (0, 0));
+        for &e in v.iter() {
+            let d = ((e.0 >> shift) & mask) as usize;
+            buf[counts[d]] = e;
+            counts[d] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+        shift += RADIX_BITS;
+    }
+    debug_assert!(v.windows(2).all(|w| w[0] <= w[1]));
 }
 
 impl Memtable {
@@ -52,9 +107,28 @@ impl Memtable {
         self.end_id == self.first_id
     }
 
-    /// Bytes held, about (for the memory bound).
+    /// Bytes held by keys, about (for the memory bound).
     pub fn arena_bytes(&self) -> usize {
-        self.arena.len()
+        self.arena.len() * 3
+    }
+
+    /// The number of the group key `prefix ++ escape(value)` of `family`, stored on
+    /// first sight.
+    fn number(&mut self, family: u8, prefix: &[u8], value: &[u8]) -> u32 {
+        self.scratch.clear();
+        self.scratch.push(family);
+        self.scratch.extend_from_slice(prefix);
+        self.scratch.extend_from_slice(value);
+        if let Some(&n) = self.numbers.get(self.scratch.as_slice()) {
+            return n;
+        }
+        let n = self.spans.len() as u32;
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(prefix);
+        codec::escape_into(&mut self.arena, value);
+        self.spans.push((start, self.arena.len() as u32));
+        self.numbers.insert(self.scratch.as_slice().into(), n);
+        n
     }
 
     /// Adds documents whose ids the caller has checked to continue `end_id`.
@@ -63,33 +137,24 @@ impl Memtable {
         for d in docs {
             debug_assert_eq!(d.id.get(), self.end_id);
             let doc = self.docs.len() as u32;
+            let type_id = d.type_id.get();
             self.docs.push(DocEntry {
                 person: d.person.get(),
                 occ: d.occurred_at_ms,
-                type_id: d.type_id.get(),
+                type_id,
             });
             self.postings += 2;
             if let Some(k) = d.primary_key {
-                let key_start = self.arena.len() as u32;
-                self.arena.extend_from_slice(&d.type_id.get().to_be_bytes());
-                codec::escape_into(&mut self.arena, k);
-                self.primary.push(ValueEntry {
-                    key_start,
-                    key_end: self.arena.len() as u32,
-                    doc,
-                });
+                let key = self.number(FAMILY_PRIMARY, &type_id.to_be_bytes(), k);
+                self.primary.push(ValueEntry { key, doc });
                 self.postings += 1;
             }
             for &(attr, k) in d.attributes {
-                let key_start = self.arena.len() as u32;
-                self.arena.extend_from_slice(&d.type_id.get().to_be_bytes());
-                self.arena.extend_from_slice(&attr.get().to_be_bytes());
-                codec::escape_into(&mut self.arena, k);
-                self.attribute.push(ValueEntry {
-                    key_start,
-                    key_end: self.arena.len() as u32,
-                    doc,
-                });
+                let mut prefix = [0u8; 6];
+                prefix[..4].copy_from_slice(&type_id.to_be_bytes());
+                prefix[4..].copy_from_slice(&attr.get().to_be_bytes());
+                let key = self.number(codec::FAMILY_ATTRIBUTE, &prefix, k);
+                self.attribute.push(ValueEntry { key, doc });
                 self.postings += 1;
             }
             self.end_id += 1;
@@ -100,8 +165,14 @@ impl Memtable {
         self.first_id + u64::from(doc)
     }
 
+    /// The escaped group key of a value posting.
     pub fn key(&self, v: &ValueEntry) -> &[u8] {
-        &self.arena[v.key_start as usize..v.key_end as usize]
+        self.key_of(v.key)
+    }
+
+    fn key_of(&self, n: u32) -> &[u8] {
+        let (s, e) = self.spans.get(n as usize).copied().unwrap_or((0, 0));
+        &self.arena[s as usize..e as usize]
     }
 
     pub fn values(&self, family: u8) -> &[ValueEntry] {
@@ -127,6 +198,80 @@ impl Memtable {
         }
     }
 
+    /// Documents of `family` from `skip` on, sorted by (group, position), each with its
+    /// sort key; groups are told apart by `group_of(key)`.
+    fn order(&self, family: u8, skip: u32) -> Vec<(u64, u32)> {
+        let docs = self.docs.get(skip as usize..).unwrap_or(&[]);
+        let mut order: Vec<(u64, u32)> = Vec::with_capacity(docs.len());
+        match family {
+            FAMILY_PERSON => {
+                let min = docs.iter().map(|d| d.person).min().unwrap_or(0);
+                let max = docs.iter().map(|d| d.person).max().unwrap_or(0);
+                order.extend((skip..).zip(docs).map(|(i, d)| (d.person - min, i)));
+                radix_sort(&mut order, bits_of(max - min));
+                for e in order.iter_mut() {
+                    e.0 += min;
+                }
+            }
+            codec::FAMILY_TYPE => {
+                let (mut tmin, mut tmax) = (u32::MAX, 0u32);
+                let (mut omin, mut omax) = (u64::MAX, 0u64);
+                for d in docs {
+                    (tmin, tmax) = (tmin.min(d.type_id), tmax.max(d.type_id));
+                    let o = okey(d.occ);
+                    (omin, omax) = (omin.min(o), omax.max(o));
+                }
+                let (tb, ob) = (
+                    bits_of(u64::from(tmax.wrapping_sub(tmin))),
+                    bits_of(omax.wrapping_sub(omin)),
+                );
+                if tb + ob <= 64 {
+                    order.extend((skip..).zip(docs).map(|(i, d)| {
+                        let t = u64::from(d.type_id - tmin);
+                        let o = okey(d.occ) - omin;
+                        ((t << ob) | o, i)
+                    }));
+                    radix_sort(&mut order, tb + ob);
+                } else {
+                    // Times too far apart to pack beside the type: compare instead.
+                    let mut wide: Vec<(u32, u64, u32)> = (skip..)
+                        .zip(docs)
+                        .map(|(i, d)| (d.type_id, okey(d.occ), i))
+                        .collect();
+                    wide.sort_unstable();
+                    order.extend(wide.iter().map(|&(t, _, i)| (u64::from(t), i)));
+                    return order;
+                }
+                // Keep only the type in the key, which is what tells groups apart.
+                for e in order.iter_mut() {
+                    e.0 = (e.0 >> ob) + u64::from(tmin);
+                }
+            }
+            _ => {
+                // Rank the distinct keys (few) once, then sort their ranks: sorting a
+                // million postings by key bytes cost seconds.
+                let mut by_bytes: Vec<u32> = (0..self.spans.len() as u32).collect();
+                by_bytes.sort_unstable_by(|&a, &b| self.key_of(a).cmp(self.key_of(b)));
+                let mut rank_of = vec![0u32; by_bytes.len()];
+                for (rank, &n) in by_bytes.iter().enumerate() {
+                    rank_of[n as usize] = rank as u32;
+                }
+                order.extend(
+                    self.values(family)
+                        .iter()
+                        .filter(|v| v.doc >= skip)
+                        .map(|v| (u64::from(rank_of[v.key as usize]), v.doc)),
+                );
+                radix_sort(&mut order, bits_of(by_bytes.len() as u64));
+                // Back from rank to key number, which `groups` names keys by.
+                for e in order.iter_mut() {
+                    e.0 = u64::from(by_bytes[e.0 as usize]);
+                }
+            }
+        }
+        order
+    }
+
     /// Calls `emit(group, postings)` for every group of `family`, in (group, position)
     /// order, skipping ids below `floor`.
     pub fn groups<E>(
@@ -135,68 +280,41 @@ impl Memtable {
         floor: u64,
         mut emit: impl FnMut(&[u8], &[Post]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut posts: Vec<Post> = Vec::new();
         let skip = floor
             .saturating_sub(self.first_id)
             .min(self.docs.len() as u64) as u32;
-        match family {
-            FAMILY_PERSON => {
-                let mut order: Vec<(u64, u32)> = (skip..self.docs.len() as u32)
-                    .map(|i| (self.docs[i as usize].person, i))
-                    .collect();
-                order.sort_unstable();
-                for chunk in order.chunk_by(|a, b| a.0 == b.0) {
-                    posts.clear();
-                    posts.extend(chunk.iter().map(|&(_, i)| self.post(family, i)));
-                    emit(&codec::person_group(chunk[0].0), &posts)?;
-                }
-            }
-            codec::FAMILY_TYPE => {
-                let mut order: Vec<(u32, u64, u32)> = (skip..self.docs.len() as u32)
-                    .map(|i| {
-                        let d = &self.docs[i as usize];
-                        (d.type_id, okey(d.occ), i)
-                    })
-                    .collect();
-                order.sort_unstable();
-                for chunk in order.chunk_by(|a, b| a.0 == b.0) {
-                    posts.clear();
-                    posts.extend(chunk.iter().map(|&(_, _, i)| self.post(family, i)));
-                    emit(&codec::type_group(chunk[0].0), &posts)?;
-                }
-            }
-            _ => {
-                // Rank the distinct keys (few) once, then sort plain integers: sorting
-                // a million postings by key bytes cost seconds.
-                let values = self.values(family);
-                let mut ranks: HashMap<&[u8], u32> = HashMap::new();
-                for v in values.iter().filter(|v| v.doc >= skip) {
-                    let n = ranks.len() as u32;
-                    ranks.entry(self.key(v)).or_insert(n);
-                }
-                let mut keys: Vec<(&[u8], u32)> = ranks.iter().map(|(k, &r)| (*k, r)).collect();
-                keys.sort_unstable();
-                let mut rank_of = vec![0u32; keys.len()];
-                for (sorted, &(_, r)) in keys.iter().enumerate() {
-                    rank_of[r as usize] = sorted as u32;
-                }
-                let mut order: Vec<u64> = values
-                    .iter()
-                    .filter(|v| v.doc >= skip)
-                    .map(|v| {
-                        let r = ranks.get(self.key(v)).map_or(0, |&r| rank_of[r as usize]);
-                        (u64::from(r) << 32) | u64::from(v.doc)
-                    })
-                    .collect();
-                order.sort_unstable();
-                for chunk in order.chunk_by(|a, b| a >> 32 == b >> 32) {
-                    posts.clear();
-                    posts.extend(chunk.iter().map(|&o| self.post(family, o as u32)));
-                    let key = keys.get((chunk[0] >> 32) as usize).map_or(&[][..], |k| k.0);
-                    emit(key, &posts)?;
-                }
+        let order = self.order(family, skip);
+        let mut posts: Vec<Post> = Vec::new();
+        for chunk in order.chunk_by(|a, b| a.0 == b.0) {
+            posts.clear();
+            posts.extend(chunk.iter().map(|&(_, i)| self.post(family, i)));
+            let g = chunk[0].0;
+            match family {
+                FAMILY_PERSON => emit(&codec::person_group(g), &posts)?,
+                codec::FAMILY_TYPE => emit(&codec::type_group(g as u32), &posts)?,
+                _ => emit(self.key_of(g as u32), &posts)?,
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        #[test]
+        fn radix_sort_is_a_stable_sort(keys in prop::collection::vec(any::<u64>(), 0..3000), bits in 0u32..=64) {
+            let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            let mut v: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, &k)| (k & mask, i as u32)).collect();
+            let mut expected = v.clone();
+            expected.sort_by_key(|e| e.0);
+            radix_sort(&mut v, bits);
+            prop_assert_eq!(v, expected);
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! run, scanning one in order, merging adjacent runs, deleting one.
 
 use crate::codec::{self, BlockBuilder, BlockView, Post, Run, FAMILIES};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::memtable::Memtable;
 
 /// A block is sealed once its encoded size reaches this: large enough that a flush of
@@ -23,6 +23,8 @@ pub(crate) struct RunWriter<'t> {
     group: Vec<u8>,
     pub postings: u64,
     pub blocks: u64,
+    /// occurred_at predictor of the blocks (see [`codec::rate_between`]).
+    rate: i64,
 }
 
 impl<'t> RunWriter<'t> {
@@ -35,13 +37,20 @@ impl<'t> RunWriter<'t> {
             group: Vec::new(),
             postings: 0,
             blocks: 0,
+            rate: 0,
         }
+    }
+
+    /// Sets the occurred_at predictor of the blocks of the next family.
+    pub fn set_rate(&mut self, rate: i64) {
+        self.rate = rate;
     }
 
     /// Starts the next family; seals the previous family's last block.
     pub fn family(&mut self, family: u8) -> Result<()> {
         self.cut()?;
         self.builder = BlockBuilder::new(family);
+        self.builder.set_rate(self.rate);
         self.group.clear();
         Ok(())
     }
@@ -75,6 +84,29 @@ impl<'t> RunWriter<'t> {
         Ok(())
     }
 
+    /// Appends a whole group (the next in the family's order, never the group of the
+    /// previous call), without comparing group keys per posting.
+    pub fn push_group(&mut self, group: &[u8], posts: &[Post]) -> Result<()> {
+        let mut open = false;
+        for p in posts {
+            if self.builder.postings() as usize >= self.block_postings_max
+                || self.builder.bytes() >= BLOCK_BYTES_TARGET
+            {
+                self.cut()?;
+                open = false;
+            }
+            if !open {
+                self.builder.open_group(group);
+                open = true;
+            }
+            self.builder.push(group, p);
+        }
+        // `push` compares against the open group: keep it for a later `push`.
+        self.group.clear();
+        self.group.extend_from_slice(group);
+        Ok(())
+    }
+
     /// Seals the last block; returns the run's descriptor.
     pub fn finish(mut self, first_id: u64, end_id: u64) -> Result<Run> {
         self.cut()?;
@@ -88,7 +120,57 @@ impl<'t> RunWriter<'t> {
     }
 }
 
-/// Writes a memtable as run `run`.
+/// Families written by the flushing thread; the others by a helper thread, so a flush
+/// sorts and encodes on two cores. The split balances the sorts: the by-type key has
+/// the most significant bits, the by-attribute one the fewest.
+const FAMILIES_HERE: [u8; 2] = [codec::FAMILY_PERSON, codec::FAMILY_ATTRIBUTE];
+const FAMILIES_HELPER: [u8; 2] = [codec::FAMILY_TYPE, codec::FAMILY_PRIMARY];
+
+/// The occurred_at rate of a memtable, from its first and last documents.
+fn memtable_rate(mem: &Memtable) -> i64 {
+    match (mem.docs.first(), mem.docs.last()) {
+        (Some(a), Some(b)) => {
+            codec::rate_between(mem.first_id, a.occ, mem.end_id.saturating_sub(1), b.occ)
+        }
+        _ => 0,
+    }
+}
+
+/// The occurred_at rate of the newest of `runs` that has a readable block; 0 if none.
+fn runs_rate(tree: &sled::Tree, runs: &[Run]) -> i64 {
+    for r in runs.iter().rev() {
+        for family in FAMILIES {
+            if let Some(Ok((k, v))) = tree.scan_prefix(codec::run_prefix(family, r.id)).next() {
+                if let Ok(view) = BlockView::open(&k, &v) {
+                    return view.rate;
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Writes `families` of a memtable as part of run `run`; returns (postings, blocks).
+fn write_families(
+    tree: &sled::Tree,
+    mem: &Memtable,
+    run: u64,
+    floor: u64,
+    block_postings_max: usize,
+    families: &[u8],
+) -> Result<(u64, u64)> {
+    let mut w = RunWriter::new(tree, run, block_postings_max);
+    w.set_rate(memtable_rate(mem));
+    for &family in families {
+        w.family(family)?;
+        mem.groups(family, floor, |g, posts| w.push_group(g, posts))?;
+    }
+    w.cut()?;
+    Ok((w.postings, w.blocks))
+}
+
+/// Writes a memtable as run `run`, two families on a helper thread (or all on this one
+/// if no thread can be started).
 pub(crate) fn write_memtable(
     tree: &sled::Tree,
     mem: &Memtable,
@@ -96,17 +178,28 @@ pub(crate) fn write_memtable(
     floor: u64,
     block_postings_max: usize,
 ) -> Result<Run> {
-    let mut w = RunWriter::new(tree, run, block_postings_max);
-    for family in FAMILIES {
-        w.family(family)?;
-        mem.groups(family, floor, |g, posts| -> Result<()> {
-            for p in posts {
-                w.push(g, p)?;
-            }
-            Ok(())
-        })?;
-    }
-    w.finish(mem.first_id, mem.end_id)
+    let write =
+        |families: &[u8]| write_families(tree, mem, run, floor, block_postings_max, families);
+    let ((p1, b1), (p2, b2)) = std::thread::scope(|s| -> Result<_> {
+        let helper = std::thread::Builder::new()
+            .name("actlog-index-flush".into())
+            .spawn_scoped(s, || write(&FAMILIES_HELPER));
+        let here = write(&FAMILIES_HERE);
+        let there = match helper {
+            Ok(h) => h.join().map_err(|_| Error::Store {
+                detail: "the flush helper thread panicked".into(),
+            })?,
+            Err(_) => write(&FAMILIES_HELPER),
+        };
+        Ok((here?, there?))
+    })?;
+    Ok(Run {
+        id: run,
+        first_id: mem.first_id,
+        end_id: mem.end_id,
+        postings: p1 + p2,
+        blocks: b1 + b2,
+    })
 }
 
 /// Reads one family of one run in order, a block at a time.
@@ -177,6 +270,7 @@ pub(crate) fn merge(
     block_postings_max: usize,
 ) -> Result<Run> {
     let mut w = RunWriter::new(tree, run, block_postings_max);
+    w.set_rate(runs_rate(tree, runs));
     for family in FAMILIES {
         w.family(family)?;
         let pb = codec::pos_bytes(family);

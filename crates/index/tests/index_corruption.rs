@@ -127,8 +127,9 @@ fn other_format_version_reopens_for_rebuild() {
     build(&path);
     {
         let db = sled::open(&path).unwrap();
-        // Version 0 with a valid checksum: an older format, not damage.
-        let mut body = 0u32.to_le_bytes().to_vec();
+        // Version 2 (before the occurred_at predictor) with a valid checksum: an older
+        // format, not damage.
+        let mut body = 2u32.to_le_bytes().to_vec();
         body.extend_from_slice(&[0u8; 33]);
         let mut h = crc32fast::Hasher::new();
         h.update(b"\x00meta");
@@ -142,8 +143,8 @@ fn other_format_version_reopens_for_rebuild() {
         state,
         IndexState::NeedsRebuild {
             reason: RebuildReason::FormatVersion {
-                found: 0,
-                expected: 2
+                found: 2,
+                expected: 3
             }
         }
     );

@@ -127,3 +127,46 @@ fn floor_deletes_runs_below_it() {
     assert_eq!(index.floor(), ActivityId(250));
     check(&index, &live, 250, &mut Gen(5));
 }
+
+/// A full memtable is written on a background thread while adds go on: lookups see
+/// every posting throughout, the checkpoint moves when the run is published (by the
+/// next full memtable or `flush`), and dropping the index with a run still unpublished
+/// reopens at the last published checkpoint with the unpublished blocks deleted.
+#[test]
+fn background_flushes_are_published_later_and_dropped_unpublished() {
+    let small = IndexOptions {
+        memtable_postings_max: 200,
+        ..options()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (index, _) = Index::open(&path, small.clone()).unwrap();
+    let mut g = Gen(23);
+    let docs: Vec<Doc> = (0..1_000).map(|id| g.doc(id)).collect();
+    for (i, chunk) in docs.chunks(10).enumerate() {
+        add(&index, chunk);
+        if i % 17 == 0 {
+            check(&index, &docs[..(i + 1) * 10], 0, &mut Gen(i as u64));
+        }
+    }
+    check(&index, &docs, 0, &mut Gen(2));
+    let checkpoint = index.checkpoint();
+    assert!(
+        checkpoint > ActivityId(0),
+        "no background flush was published"
+    );
+    assert!(checkpoint < ActivityId(1_000));
+    drop(index);
+    let (index, state) = Index::open(&path, small.clone()).unwrap();
+    assert_eq!(state, IndexState::Ready { checkpoint });
+    assert!(index.verify().unwrap().is_empty());
+    let rest: Vec<Doc> = docs
+        .iter()
+        .filter(|d| d.id >= checkpoint.get())
+        .cloned()
+        .collect();
+    add(&index, &rest);
+    index.flush().unwrap();
+    assert_eq!(index.checkpoint(), ActivityId(1_000));
+    check(&index, &docs, 0, &mut Gen(3));
+}
