@@ -215,3 +215,31 @@ fn catalog_survives_reopen_after_every_operation() {
         Outcome::Skipped { .. }
     ));
 }
+
+/// An engine whose directory was removed while it was open still closes: the index
+/// store's flush on drop would otherwise wait forever for a write into the missing
+/// directory.
+#[test]
+fn an_engine_whose_directory_was_removed_still_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    for b in 0..20 {
+        let batch = (0..1_000)
+            .map(|i| webinar(i, T0 + b * 1_000 + i as i64, "x", 1))
+            .collect();
+        engine.append_batch(batch).unwrap();
+    }
+    drop(dir);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(engine);
+        let _ = done_tx.send(());
+    });
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_ok(),
+        "dropping the engine hung"
+    );
+}

@@ -368,7 +368,8 @@ struct FlushJob {
 /// The index: `Send + Sync`, every method takes `&self`.
 #[derive(Debug)]
 pub struct Index {
-    db: sled::Db,
+    /// Dropped by hand (see `Drop`): sled must not flush into a directory that is gone.
+    db: std::mem::ManuallyDrop<sled::Db>,
     dir: PathBuf,
     options: IndexOptions,
     mem: RwLock<Mem>,
@@ -489,7 +490,7 @@ impl Index {
             meta.checkpoint = meta.floor;
         }
         let index = Index {
-            db,
+            db: std::mem::ManuallyDrop::new(db),
             dir,
             mem: RwLock::new(Mem {
                 active: Memtable::new(meta.checkpoint),
@@ -565,7 +566,7 @@ impl Index {
             m.next_run += 1;
             (full, m.floor, m.next_run - 1)
         };
-        let db = self.db.clone();
+        let db = sled::Db::clone(&self.db);
         let block_postings_max = self.options.block_postings_max;
         let sync = self.options.flush_sync == FlushSync::Always;
         let end_id = frozen.end_id;
@@ -897,7 +898,7 @@ impl Index {
         let m = self.mem.read();
         (
             Snapshot {
-                tree: (*self.db).clone(),
+                tree: sled::Tree::clone(&self.db),
                 checkpoint: m.checkpoint,
                 floor: m.floor,
                 frozen: m.frozen.clone(),
@@ -1061,6 +1062,14 @@ impl Drop for Index {
         if let Some(job) = self.write_lock.get_mut().job.take() {
             let _ = job.handle.join();
         }
+        // sled flushes when its last handle drops, and if its directory was removed
+        // under the open index that flush waits forever for a write that cannot land.
+        // Leaking the handle (its memory and file descriptors) is the lesser harm; the
+        // index was derived state in a directory that no longer exists.
+        if self.dir.exists() {
+            // SAFETY: `db` is dropped only here, once, and `self` is not used after.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.db) };
+        }
     }
 }
 
@@ -1178,7 +1187,7 @@ impl BulkLoader<'_> {
         let block_postings_max = ix.options.block_postings_max;
         let mem = Arc::new(mem);
         if background {
-            let (db, job_mem) = (ix.db.clone(), Arc::clone(&mem));
+            let (db, job_mem) = (sled::Db::clone(&ix.db), Arc::clone(&mem));
             let spawned = std::thread::Builder::new()
                 .name("actlog-index-bulk".into())
                 .spawn(move || {
