@@ -491,6 +491,28 @@ struct EngineSource<'a> {
     end: ActivityId,
 }
 
+impl EngineSource<'_> {
+    /// The activities with ids in `[from, to)` (bounded by the query's end), decoded;
+    /// with `keep`, only those whose header it accepts.
+    fn decoded<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        keep: Option<&'a dyn Fn(&ActivityHeader) -> bool>,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        let to = to.min(self.end);
+        let from = from.min(to);
+        match self
+            .inner
+            .activities
+            .iter_range(Offset(from.get()), Offset(to.get()))
+        {
+            Ok(records) => Box::new(Decoded { records, keep }),
+            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
+        }
+    }
+}
+
 impl ActivitySource for EngineSource<'_> {
     fn get(&self, id: ActivityId) -> Result<Option<Activity>, SourceError> {
         if id >= self.end {
@@ -570,19 +592,7 @@ impl ActivitySource for EngineSource<'_> {
         from: ActivityId,
         to: ActivityId,
     ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_> {
-        let to = to.min(self.end);
-        let from = from.min(to);
-        match self
-            .inner
-            .activities
-            .iter_range(Offset(from.get()), Offset(to.get()))
-        {
-            Ok(records) => Box::new(Decoded {
-                records,
-                keep: None,
-            }),
-            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
-        }
+        self.decoded(from, to, None)
     }
 
     fn scan_where<'a>(
@@ -591,19 +601,7 @@ impl ActivitySource for EngineSource<'_> {
         to: ActivityId,
         keep: &'a dyn Fn(&ActivityHeader) -> bool,
     ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
-        let to = to.min(self.end);
-        let from = from.min(to);
-        match self
-            .inner
-            .activities
-            .iter_range(Offset(from.get()), Offset(to.get()))
-        {
-            Ok(records) => Box::new(Decoded {
-                records,
-                keep: Some(keep),
-            }),
-            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
-        }
+        self.decoded(from, to, Some(keep))
     }
 
     fn first_id(&self) -> ActivityId {

@@ -387,15 +387,37 @@ fn open_sled(dir: &Path, o: &IndexOptions) -> Result<sled::Db> {
             SledMode::LowSpace => sled::Mode::LowSpace,
             SledMode::HighThroughput => sled::Mode::HighThroughput,
         });
-    // sled 0.34 is known to panic on some damaged files; a damaged index must become
-    // "rebuild", not a crash of the embedding process.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
-        Ok(r) => Ok(r?),
-        Err(_) => Err(Error::StoreCorrupted {
-            detail: "sled panicked while opening".into(),
-        }),
+    // sled releases its file lock when the last reference to its files goes, which can
+    // be a moment after the `Db` of a closed index dropped (its I/O threads finish
+    // first); a reopen in the same process then finds the lock taken. Whoever owns the
+    // directory (the engine's own LOCK file) excludes other processes, so waiting a
+    // little for our own old handle is safe.
+    let mut waited_ms = 0;
+    loop {
+        // sled 0.34 is known to panic on some damaged files; a damaged index must become
+        // "rebuild", not a crash of the embedding process.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
+            Ok(Err(sled::Error::Io(e)))
+                if waited_ms < SLED_LOCK_WAIT_MS_MAX
+                    && e.to_string().starts_with("could not acquire lock") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(SLED_LOCK_RETRY_MS));
+                waited_ms += SLED_LOCK_RETRY_MS;
+            }
+            Ok(r) => return Ok(r?),
+            Err(_) => {
+                return Err(Error::StoreCorrupted {
+                    detail: "sled panicked while opening".into(),
+                })
+            }
+        }
     }
 }
+
+/// How long opening waits for sled's file lock to be released by a handle of this
+/// process that is closing.
+const SLED_LOCK_WAIT_MS_MAX: u64 = 5_000;
+const SLED_LOCK_RETRY_MS: u64 = 20;
 
 fn empty_meta(state: MetaState) -> Meta {
     Meta {

@@ -170,3 +170,30 @@ fn background_flushes_are_published_later_and_dropped_unpublished() {
     assert_eq!(index.checkpoint(), ActivityId(1_000));
     check(&index, &docs, 0, &mut Gen(3));
 }
+
+/// Opening an index another handle of this process holds waits a bounded time for it
+/// to be released, then says the lock is taken, and works once it is released.
+#[test]
+fn a_held_index_refuses_a_second_open_after_a_bounded_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (index, _) = Index::open(&path, options()).unwrap();
+    let started = std::time::Instant::now();
+    let err = Index::open(&path, options()).unwrap_err();
+    assert!(err.to_string().contains("lock"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let reopen_path = path.clone();
+    let reopen = std::thread::spawn(move || {
+        let opened = Index::open(&reopen_path, options()).map(|_| ());
+        let _ = done_tx.send(());
+        opened
+    });
+    // Released while the second open is waiting: it gets the lock.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    drop(index);
+    done_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    reopen.join().unwrap().unwrap();
+}
