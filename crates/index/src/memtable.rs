@@ -5,7 +5,8 @@
 //! by-type families share one 24-byte entry per document (the id is implicit in the
 //! position), and each value posting is an 8-byte entry naming its group key by a small
 //! number, so each distinct key is escaped and stored once and a flush sorts integers,
-//! never key bytes. Readers scan the table linearly; it is bounded by
+//! never key bytes. A person's documents are chained newest to oldest, so a person lookup
+//! reads only theirs; other readers scan the table linearly; it is bounded by
 //! `memtable_postings_max`.
 //!
 //! A flush orders each family with a stable LSD radix sort of (key, document) pairs:
@@ -49,7 +50,15 @@ pub(crate) struct Memtable {
     numbers: HashMap<Box<[u8]>, u32>,
     /// Lookup key being built (kept to reuse its allocation).
     scratch: Vec<u8>,
+    /// Each person's newest document, the head of a chain through `person_prev`.
+    person_last: HashMap<u64, u32>,
+    /// For each document, the person's document before it (`NO_DOC` for none), so a
+    /// person's postings are read in O(their count), not by scanning the table.
+    person_prev: Vec<u32>,
 }
+
+/// End of a person's chain of documents.
+const NO_DOC: u32 = u32::MAX;
 
 /// Digit width of the radix sort: 2,048 counters fit in L1.
 const RADIX_BITS: u32 = 11;
@@ -143,6 +152,8 @@ impl Memtable {
                 occ: d.occurred_at_ms,
                 type_id,
             });
+            let prev = self.person_last.insert(d.person.get(), doc);
+            self.person_prev.push(prev.unwrap_or(NO_DOC));
             self.postings += 2;
             if let Some(k) = d.primary_key {
                 let key = self.number(FAMILY_PRIMARY, &type_id.to_be_bytes(), k);
@@ -159,6 +170,24 @@ impl Memtable {
             }
             self.end_id += 1;
         }
+    }
+
+    /// The documents of `person`, newest first.
+    pub fn person_docs(&self, person: u64) -> impl Iterator<Item = u32> + '_ {
+        let mut next = self.person_last.get(&person).copied().unwrap_or(NO_DOC);
+        std::iter::from_fn(move || {
+            if next == NO_DOC {
+                return None;
+            }
+            let doc = next;
+            next = self
+                .person_prev
+                .get(doc as usize)
+                .copied()
+                .unwrap_or(NO_DOC);
+            debug_assert!(next == NO_DOC || next < doc);
+            Some(doc)
+        })
     }
 
     pub fn id_of(&self, doc: u32) -> u64 {

@@ -416,9 +416,19 @@ impl PersonPostings {
         let bounds = person_bounds(person, range, snap.floor);
         let g: Arc<[u8]> = Arc::from(&codec::person_group(person.get())[..]);
         let p = person.get();
-        let mem = mem_items(&snap, active, &bounds, order, |m, d| {
-            (m.docs[d as usize].person == p).then(|| Arc::clone(&g))
-        });
+        let mut mem: Vec<(Arc<[u8]>, Post)> = Vec::new();
+        for m in memtables(&snap, active) {
+            for doc in m.person_docs(p) {
+                if m.id_of(doc) < snap.floor {
+                    break;
+                }
+                let post = m.post(bounds.family, doc);
+                if bounds.contains(&g, &post) {
+                    mem.push((Arc::clone(&g), post));
+                }
+            }
+        }
+        sort_items(&mut mem, bounds.family, order);
         PersonPostings(Merge::new(&snap, mem, bounds, order))
     }
 }
