@@ -535,11 +535,13 @@ pub fn choose_plan(
         estimated: u64::MAX,
         actual: None,
     };
-    // Index paths fetch activities one by one, a scan reads them in bulk: prefer an
-    // index path only when it reads fewer.
+    // An index path's estimate counts whole index blocks, so it is an upper bound that
+    // a small data set (one block per family) makes equal to the scan's exact count
+    // while the path itself reads far fewer: on a tie the index path wins. Otherwise the
+    // cheaper estimate wins.
     plans
         .into_iter()
-        .min_by_key(|p| p.estimated)
+        .min_by_key(|p| (p.estimated, matches!(p.plan, Plan::Scan { .. })))
         .unwrap_or(scan_plan)
 }
 
