@@ -42,7 +42,6 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
     let mut reserved_here: HashMap<String, usize> = HashMap::new();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
     // Items whose key another append holds; settled after this call's own write.
-
     let mut deferred: Vec<(usize, NewActivity)> = Vec::new();
 
     for (i, item) in items.into_iter().enumerate() {

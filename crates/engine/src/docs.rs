@@ -26,7 +26,7 @@ struct DocParts {
 /// A batch of index documents being gathered.
 pub(crate) struct DocBatch<'c> {
     catalog: &'c Catalog,
-    /// Per type met in this batch, its indexed secondary attributes (ascending ids).
+    /// Per type met so far, its indexed secondary attributes (ascending ids), from `catalog`.
     indexed: HashMap<TypeId, Vec<AttributeId>>,
     keys: Vec<u8>,
     attr_spans: Vec<(AttributeId, Range<usize>)>,
