@@ -670,11 +670,35 @@ struct EnginePostings<'a> {
 }
 
 impl EnginePostings<'_> {
+    /// A type's postings with occurred_at in `[min_ms, max_ms]` (the planner's bounds are
+    /// inclusive, the index's end exclusive), below the query's visible end.
+    fn type_postings(
+        &self,
+        type_id: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        order: Order,
+    ) -> impl Iterator<Item = actlog_index::Result<actlog_index::TypePosting>> + '_ {
+        let end = self.end;
+        self.inner
+            .index
+            .by_type(type_id, inclusive(min_ms, max_ms), order)
+            .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+    }
+
     fn person_range(&self) -> IdRange {
         IdRange {
             start: ActivityId(self.inner.activities.first_offset().0),
             end: self.end,
         }
+    }
+}
+
+/// The index's time range for the planner's inclusive bounds.
+fn inclusive(min_ms: i64, max_ms: i64) -> TimeRange {
+    TimeRange {
+        start_ms: min_ms,
+        end_ms: max_ms.saturating_add(1),
     }
 }
 
@@ -697,28 +721,16 @@ impl PostingIndex for EnginePostings<'_> {
             Direction::Ascending => Order::Ascending,
             Direction::Descending => Order::Descending,
         };
-        let time = TimeRange {
-            start_ms: min_ms,
-            end_ms: max_ms.saturating_add(1),
-        };
-        let end = self.end;
         Box::new(
-            self.inner
-                .index
-                .by_type(type_id, time, order)
-                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+            self.type_postings(type_id, min_ms, max_ms, order)
                 .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
         )
     }
 
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64 {
-        self.inner.index.estimate_type(
-            type_id,
-            TimeRange {
-                start_ms: min_ms,
-                end_ms: max_ms.saturating_add(1),
-            },
-        )
+        self.inner
+            .index
+            .estimate_type(type_id, inclusive(min_ms, max_ms))
     }
 
     fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
@@ -819,16 +831,8 @@ impl PostingIndex for EnginePostings<'_> {
     }
 
     fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
-        let time = TimeRange {
-            start_ms: min_ms,
-            end_ms: max_ms.saturating_add(1),
-        };
-        let end = self.end;
         Box::new(
-            self.inner
-                .index
-                .by_type(type_id, time, Order::Ascending)
-                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+            self.type_postings(type_id, min_ms, max_ms, Order::Ascending)
                 .map(|p| p.map(|p| p.person).map_err(source_error)),
         )
     }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use actlog_log::{FsStorage, Log, LogOptions, Storage};
+use actlog_log::{FsStorage, Log, LogOptions, Storage, StorageLock};
 
 use crate::engine::{lock_dir, ACTIVITIES_DIR, CATALOG_DIR};
 use crate::error::{Error, Result};
@@ -30,12 +30,7 @@ pub struct RepairReport {
 /// [`Error::Locked`] while an engine has the directory open; I/O errors.
 pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
     let dir = dir.as_ref();
-    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-    let _lock = lock_dir(storage.as_ref(), dir)?;
-    let options = LogOptions {
-        storage,
-        ..LogOptions::default()
-    };
+    let (_lock, options) = offline(dir)?;
     let activities =
         Log::repair(dir.join(ACTIVITIES_DIR), options.clone()).map_err(Error::activities)?;
     let catalog = Log::repair(dir.join(CATALOG_DIR), options).map_err(Error::catalog)?;
@@ -60,12 +55,7 @@ pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
 /// [`Engine::open`]: crate::Engine::open
 pub fn verify_logs(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let dir = dir.as_ref();
-    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-    let _lock = lock_dir(storage.as_ref(), dir)?;
-    let options = LogOptions {
-        storage,
-        ..LogOptions::default()
-    };
+    let (_lock, options) = offline(dir)?;
     let (activities, _) =
         Log::open(dir.join(ACTIVITIES_DIR), options.clone()).map_err(Error::activities)?;
     let (catalog, _) = Log::open(dir.join(CATALOG_DIR), options).map_err(Error::catalog)?;
@@ -74,4 +64,18 @@ pub fn verify_logs(dir: impl AsRef<Path>) -> Result<VerifyReport> {
         catalog: catalog.verify().map_err(Error::catalog)?,
         ..VerifyReport::default()
     })
+}
+
+/// Takes the directory's lock and gives the log options for working on its logs without
+/// an engine: the lock is held as long as the returned guard lives.
+fn offline(dir: &Path) -> Result<(Box<dyn StorageLock>, LogOptions)> {
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let lock = lock_dir(storage.as_ref(), dir)?;
+    Ok((
+        lock,
+        LogOptions {
+            storage,
+            ..LogOptions::default()
+        },
+    ))
 }

@@ -377,7 +377,10 @@ async fn adds_page_and_export_match_the_engine() {
     for (row, a) in rows[1..].iter().zip(&may) {
         assert_eq!(row[0], a.id.get().to_string());
         assert_eq!(row[1], a.person.get().to_string());
-        assert_eq!(row[2], actlog_format_utc(a.occurred_at_ms));
+        assert_eq!(
+            row[2],
+            actlog::model::time::format_datetime_utc(a.occurred_at_ms)
+        );
         assert_eq!(row[3], id.to_string());
         assert_eq!(row[4], "null");
         assert_eq!(row[5], "null");
@@ -440,29 +443,6 @@ async fn adds_page_and_export_match_the_engine() {
         .await;
     assert_eq!(error_code(&v), "1003");
     Arc::into_inner(s).unwrap().stop().await.unwrap();
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` as the server prints it.
-fn actlog_format_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
