@@ -16,7 +16,10 @@
 
 use crate::codec::{self, okey, Post, FAMILY_PERSON, FAMILY_PRIMARY};
 use crate::IndexDoc;
-use std::collections::HashMap;
+// foldhash rather than std's SipHash: the add path hashes one key per value and one person
+// per document, and SipHash was a tenth of the indexer's instructions. It is seeded per
+// process, so crafted values cannot pick collisions in advance.
+use foldhash::HashMap;
 
 /// One document's by-person and by-type fields.
 #[derive(Debug, Clone, Copy)]
