@@ -116,6 +116,12 @@ struct ServeArgs {
     config: Option<PathBuf>,
 }
 
+/// mimalloc instead of the system allocator: the write path and the HTTP server allocate
+/// per activity (JSON values, names), and mimalloc does that work in fewer instructions
+/// (docs/BENCHMARKS.md, section "HTTP").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
