@@ -335,6 +335,15 @@ fn optional_text(v: Option<Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// [`optional_text`] for a member read as [`Text`] (names: no `Value` built for them).
+fn optional_owned_text(v: Option<Text<'_>>) -> Result<Option<String>, ApiError> {
+    match v {
+        None | Some(Text::Other(Value::Null)) => Ok(None),
+        Some(Text::Str(s)) => Ok(Some(s.into_owned())),
+        Some(Text::Other(v)) => Err(ApiError::invalid_value(&v.to_string(), "string")),
+    }
+}
+
 /// Checks one item's members in a fixed order, so the reason given for an item with
 /// several faults does not depend on the order its members were sent in.
 fn check_item(m: ItemMembers<'_>) -> Result<ActivityInput, ApiError> {
@@ -485,8 +494,8 @@ impl<'de> Visitor<'de> for AttributeVisitor {
         let (mut name, mut api_name, mut value) = (None, None, None);
         while let Some(key) = map.next_key::<Member<'de>>()? {
             match key.0.as_ref() {
-                "name" => name = Some(map.next_value::<Value>()?),
-                "apiName" => api_name = Some(map.next_value::<Value>()?),
+                "name" => name = Some(map.next_value::<Text<'de>>()?),
+                "apiName" => api_name = Some(map.next_value::<Text<'de>>()?),
                 "value" => value = Some(map.next_value::<Value>()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -498,12 +507,12 @@ impl<'de> Visitor<'de> for AttributeVisitor {
 }
 
 fn check_attribute(
-    name: Option<Value>,
-    api_name: Option<Value>,
+    name: Option<Text<'_>>,
+    api_name: Option<Text<'_>>,
     value: Option<Value>,
 ) -> Result<AttributeValueInput, ApiError> {
-    let name = optional_text(name)?;
-    let api_name = optional_text(api_name)?;
+    let name = optional_owned_text(name)?;
+    let api_name = optional_owned_text(api_name)?;
     if name.is_none() && api_name.is_none() {
         return Err(ApiError::missing("attributes.apiName"));
     }
@@ -566,7 +575,9 @@ impl Serialize for OutcomeJson<'_> {
             AppendOutcome::Added { id } | AppendOutcome::Duplicate { id } => {
                 let mut m = s.serialize_map(Some(3))?;
                 m.serialize_entry("id", id)?;
-                m.serialize_entry("marketoGUID", &format_args!("{id}"))?;
+                // As a plain string: `format_args!` goes through the formatting machinery,
+                // a third of the answer's cost at 300 results per call.
+                m.serialize_entry("marketoGUID", itoa::Buffer::new().format(*id))?;
                 m.serialize_entry("status", "added")?;
                 m.end()
             }
