@@ -3,8 +3,10 @@
 //! It reads records from the index watermark to the visible end of the log, decodes each,
 //! and adds one `IndexDoc` per activity. It flushes the index (blocks plus checkpoint, one
 //! atomic batch) when a log segment seals, every `index_flush_interval_ms` while activities
-//! arrive, and on close. Under sync policies weaker than `Always` it syncs the log first, so
-//! the index checkpoint never passes the durable end of the log.
+//! arrive, and on close. Under sync policies weaker than `Always` these flushes wait for
+//! the log's own syncs (its interval sync, a segment roll, `Engine::sync`) instead of
+//! forcing one: a forced fdatasync of everything written since the last one stopped
+//! indexing for its whole length. Only the flush on close syncs the log first.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -196,7 +198,7 @@ fn run(shared: &Shared) {
             if stopping || now_sealed != sealed || last_flush.elapsed() >= shared.flush_interval {
                 sealed = now_sealed;
                 last_flush = Instant::now();
-                flush(shared)?;
+                flush(shared, stopping)?;
             }
             Ok(())
         });
@@ -219,13 +221,20 @@ fn sealed_segments(log: &Log) -> usize {
     log.segments().iter().filter(|s| s.sealed).count()
 }
 
-/// Makes the index durable up to its watermark, never past the durable end of the log.
-pub(crate) fn flush(shared: &Shared) -> Result<()> {
-    if shared.index.checkpoint() >= shared.index.watermark() {
+/// Makes the index durable up to its watermark, never past the durable end of the log:
+/// with `sync_log` it syncs the log first; without, it waits for a later round if the log
+/// is not durable up to the watermark yet.
+pub(crate) fn flush(shared: &Shared, sync_log: bool) -> Result<()> {
+    let watermark = shared.index.watermark();
+    if shared.index.checkpoint() >= watermark {
         return Ok(());
     }
     if shared.sync != SyncPolicy::Always {
-        shared.log.sync().map_err(Error::activities)?;
+        if sync_log {
+            shared.log.sync().map_err(Error::activities)?;
+        } else if shared.log.durable_offset().0 < watermark.get() {
+            return Ok(());
+        }
     }
     shared.index.flush()?;
     Ok(())

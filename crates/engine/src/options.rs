@@ -39,7 +39,9 @@ pub struct Options {
     /// [`Error::IndexLagging`](crate::Error::IndexLagging). `Default = 30_000`.
     pub index_wait_ms: u64,
     /// The indexer flushes its in-memory postings to disk at least this often while
-    /// activities arrive, bounding the work of the next open. `Default = 5_000`.
+    /// activities arrive, bounding the work of the next open. Under sync policies weaker
+    /// than `Always` a flush waits until the log is durable that far (see `sync`).
+    /// `Default = 5_000`.
     pub index_flush_interval_ms: u64,
     /// Where the logs' bytes go. `Default` is the real file system; tests pass an in-memory
     /// store that injects faults. The index always lives on the real file system.

@@ -243,3 +243,37 @@ fn an_engine_whose_directory_was_removed_still_drops() {
         "dropping the engine hung"
     );
 }
+
+#[test]
+fn under_weaker_sync_the_index_checkpoint_waits_for_the_log_to_be_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        sync: actlog::SyncPolicy::Never,
+        index_flush_interval_ms: 5,
+        ..Options::default()
+    };
+    let engine = Engine::open(dir.path().join("data"), options).unwrap();
+    webinar_type(&engine);
+    let items = (0..100)
+        .map(|i| webinar(i, T0 + i as i64, "Rust 101", 30))
+        .collect();
+    engine.append_batch(items).unwrap();
+    engine.wait_indexed().unwrap();
+    // Many flush intervals pass; nothing made the log durable, so the checkpoint stays.
+    std::thread::sleep(Duration::from_millis(100));
+    let stats = engine.stats().unwrap();
+    assert_eq!(stats.index_watermark, ActivityId(100));
+    assert_eq!(stats.index_checkpoint, ActivityId(0));
+
+    // Once the log is durable, the next periodic flush moves the checkpoint up.
+    engine.sync().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while engine.stats().unwrap().index_checkpoint < ActivityId(100) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "checkpoint never moved"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    engine.close().unwrap();
+}

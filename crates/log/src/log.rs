@@ -410,6 +410,13 @@ impl Log {
         Offset(self.inner.visible.load(Ordering::Acquire))
     }
 
+    /// One past the last record known durable (covered by an fdatasync). Under
+    /// [`SyncPolicy::Always`] it is never below [`next_offset`](Self::next_offset); under
+    /// the other policies it trails it until the next sync.
+    pub fn durable_offset(&self) -> Offset {
+        Offset(self.inner.sync_state.lock().durable)
+    }
+
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
