@@ -84,9 +84,13 @@ struct RunCursor {
     order: Order,
     floor: u64,
     iter: Option<SledIter>,
+    /// Whether [`RunCursor::open`] ran.
+    opened: bool,
     /// The block an ascending cursor's seek found (the one holding `lo`), read before
-    /// `iter`, which starts after it.
+    /// `iter`.
     pending: Option<(sled::IVec, sled::IVec)>,
+    /// The key of `pending` once read: `iter` starts after it.
+    after: Option<sled::IVec>,
     done: bool,
     /// Groups of the current block in output order, each with postings in output order.
     groups: Vec<(Arc<[u8]>, Vec<Post>)>,
@@ -103,7 +107,9 @@ impl RunCursor {
             order,
             floor,
             iter: None,
+            opened: false,
             pending: None,
+            after: None,
             done: run.end_id <= floor,
             groups: Vec::new(),
             gi: 0,
@@ -125,30 +131,19 @@ impl RunCursor {
         }
     }
 
-    /// Positions the cursor: an ascending one seeks the block holding `lo` (kept in
-    /// `pending`, so that the seek also reads it) and iterates from the block after
-    /// it; a descending one iterates down from `hi`. sled seeks on the iterator's
-    /// first step, so a lookup that `pending` answers costs one seek.
+    /// Positions an ascending cursor: seeks the block holding `lo` and keeps it in
+    /// `pending`, so that the seek also reads it; the blocks after it are iterated only
+    /// if the range goes past it. A descending cursor iterates down from `hi`.
     fn open(&mut self) -> Result<()> {
-        let prefix = codec::run_prefix(self.bounds.family, self.run).to_vec();
-        let end = self.end_key();
-        let start = match self.order {
-            Order::Descending => Bound::Included(prefix),
-            Order::Ascending => {
-                // The block holding `lo` starts at or before it.
-                let lo = self.key(&self.bounds.lo);
-                match self.tree.range(prefix.clone()..=lo).next_back() {
-                    Some(kv) => {
-                        let (k, v) = kv?;
-                        let after = Bound::Excluded(k.to_vec());
-                        self.pending = Some((k, v));
-                        after
-                    }
-                    None => Bound::Included(prefix),
-                }
+        self.opened = true;
+        if self.order == Order::Ascending {
+            // The block holding `lo` starts at or before it.
+            let prefix = codec::run_prefix(self.bounds.family, self.run);
+            let lo = self.key(&self.bounds.lo);
+            if let Some(kv) = self.tree.range(prefix.to_vec()..=lo).next_back() {
+                self.pending = Some(kv?);
             }
-        };
-        self.iter = Some(SledIter(self.tree.range((start, Bound::Excluded(end)))));
+        }
         Ok(())
     }
 
@@ -157,13 +152,22 @@ impl RunCursor {
         if self.done {
             return None;
         }
-        if self.iter.is_none() {
+        if !self.opened {
             if let Err(e) = self.open() {
                 return Some(Err(e));
             }
         }
-        if let Some(kv) = self.pending.take() {
-            return Some(Ok(kv));
+        if let Some((k, v)) = self.pending.take() {
+            self.after = Some(k.clone());
+            return Some(Ok((k, v)));
+        }
+        if self.iter.is_none() {
+            let start = match self.after.take() {
+                Some(k) => Bound::Excluded(k.to_vec()),
+                None => Bound::Included(codec::run_prefix(self.bounds.family, self.run).to_vec()),
+            };
+            let end = Bound::Excluded(self.end_key());
+            self.iter = Some(SledIter(self.tree.range((start, end))));
         }
         let iter = self.iter.as_mut()?;
         let next = match self.order {
