@@ -930,6 +930,101 @@ mod tests {
         );
     }
 
+    /// Lookups whose range starts before a run's first block, ends inside the block
+    /// its seek finds, or runs on over the blocks after it (tiny blocks, persons whose
+    /// postings cross block ends), both ways, equal the brute-force answer; asked twice
+    /// (the second time from remembered blocks) they answer the same.
+    #[test]
+    fn lookups_across_block_ends_equal_brute_force() {
+        use crate::{Index, IndexDoc, IndexOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexOptions {
+            memtable_postings_max: 1_000_000,
+            block_postings_max: 3,
+            ..IndexOptions::default()
+        };
+        let (index, _) = Index::open(dir.path().join("index"), options).unwrap();
+        // (person, type, occurred_at) of ids 0..; person 3 has runs of postings.
+        let docs: Vec<(u64, u32, i64)> = (0..60u64)
+            .map(|i| {
+                let person = if i % 5 < 3 { 3 } else { i % 7 };
+                (person, (i % 3) as u32, 1_000 + (i as i64 * 37) % 500)
+            })
+            .collect();
+        for (half, range) in [(0, 0..30usize), (1, 30..60)] {
+            let batch: Vec<IndexDoc<'_>> = docs[range.clone()]
+                .iter()
+                .zip(range)
+                .map(|(&(person, type_id, occ), id)| IndexDoc {
+                    id: ActivityId(id as u64),
+                    person: PersonId(person),
+                    type_id: TypeId(type_id),
+                    occurred_at_ms: occ,
+                    primary_key: None,
+                    attributes: &[],
+                })
+                .collect();
+            index.add(&batch).unwrap();
+            // Two runs: every lookup merges or chains them.
+            index.flush().unwrap();
+            assert_eq!(index.snapshot().0.runs.len(), half + 1);
+        }
+        let ranges = [
+            (0u64, 60u64),
+            (0, 7),
+            (4, 5),
+            (7, 41),
+            (31, 60),
+            (59, 60),
+            (12, 12),
+        ];
+        for _ in 0..2 {
+            for person in 0..8u64 {
+                for &(start, end) in &ranges {
+                    let expected: Vec<u64> = (start..end)
+                        .filter(|&id| docs[id as usize].0 == person)
+                        .collect();
+                    let range = IdRange {
+                        start: ActivityId(start),
+                        end: ActivityId(end),
+                    };
+                    for order in [Order::Ascending, Order::Descending] {
+                        let mut got: Vec<u64> = index
+                            .person(PersonId(person), range, order)
+                            .map(|p| p.unwrap().id.get())
+                            .collect();
+                        if order == Order::Descending {
+                            got.reverse();
+                        }
+                        assert_eq!(got, expected, "person {person} {range:?} {order:?}");
+                    }
+                }
+            }
+            for type_id in 0..3u32 {
+                for (start_ms, end_ms) in
+                    [(0, 2_000), (1_000, 1_001), (1_100, 1_300), (1_499, 1_500)]
+                {
+                    let mut expected: Vec<(i64, u64)> = docs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, d)| d.1 == type_id && (start_ms..end_ms).contains(&d.2))
+                        .map(|(id, d)| (d.2, id as u64))
+                        .collect();
+                    expected.sort_unstable();
+                    let time = TimeRange { start_ms, end_ms };
+                    let got: Vec<(i64, u64)> = index
+                        .by_type(TypeId(type_id), time, Order::Ascending)
+                        .map(|p| p.unwrap())
+                        .map(|p| (p.occurred_at_ms, p.id.get()))
+                        .collect();
+                    assert_eq!(got, expected, "type {type_id} {time:?}");
+                    let estimate = index.estimate_type(TypeId(type_id), time);
+                    assert!(estimate >= expected.len() as u64, "type {type_id} {time:?}");
+                }
+            }
+        }
+    }
+
     /// A shard holds at most its share of [`CHECKED_BYTES_MAX`], dropping the oldest.
     #[test]
     fn checked_shard_is_bounded() {
