@@ -321,6 +321,9 @@ fn remember(
         shard.order.retain(|a| *a != addr);
     }
     let cap = CHECKED_BYTES_MAX / CHECKED_SHARDS;
+    if len > cap {
+        return;
+    }
     while shard.bytes + len > cap {
         let Some(oldest) = shard.order.pop_front() else {
             break;
@@ -328,9 +331,6 @@ fn remember(
         if let Some(c) = shard.blocks.remove(&oldest) {
             shard.bytes -= c.value.len();
         }
-    }
-    if len > cap {
-        return;
     }
     let block = CheckedBlock {
         value,
@@ -1059,7 +1059,7 @@ mod tests {
         );
         assert_eq!(shard.blocks.len(), fits);
         assert_eq!(shard.order.len(), fits);
-        // A value larger than the share is not held.
+        // A value larger than the share is not held, and evicts nothing.
         let huge = sled::IVec::from(vec![0u8; cap + 1]);
         remember(
             &mut shard,
@@ -1068,7 +1068,7 @@ mod tests {
             &key,
             view.shape(),
         );
-        assert!(shard.bytes <= cap);
         assert!(!shard.blocks.contains_key(&(huge.as_ptr() as usize)));
+        assert_eq!(shard.blocks.len(), fits);
     }
 }
