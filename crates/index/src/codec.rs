@@ -462,6 +462,22 @@ impl BlockBuilder {
     }
 }
 
+/// What checking a block found, without its bytes: a block checked once can be viewed
+/// again from its shape (see [`BlockView::with_shape`]) without checking it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockShape {
+    family: u8,
+    groups: usize,
+    keys_at: usize,
+    data_at: usize,
+    postings: u32,
+    min_id: u64,
+    max_id: u64,
+    base_occ: i64,
+    base_id: u64,
+    rate: i64,
+}
+
 /// A checked view of one block: header and directory validated, postings decoded on
 /// demand, group by group.
 #[derive(Debug)]
@@ -542,11 +558,14 @@ impl<'v> BlockView<'v> {
             base_id,
             rate,
         };
-        // Directory ends must be non-decreasing and inside their areas.
+        // Directory ends must be non-decreasing and inside their areas. Read entry by
+        // entry from the directory's bytes: a person block has hundreds of groups.
         let (mut pk, mut pd) = (0usize, 0usize);
-        for g in 0..groups {
-            let (k, d) = view.dir(g);
-            if k <= pk || k > key_bytes || d < pd || d > body.len() - data_at {
+        let data_bytes = body.len() - data_at;
+        let dir = &body[BLOCK_HEADER_BYTES..keys_at];
+        for (g, entry) in dir.chunks_exact(DIR_ENTRY_BYTES).enumerate() {
+            let (k, d) = (le_u32(entry, 0) as usize, le_u32(entry, 4) as usize);
+            if k <= pk || k > key_bytes || d < pd || d > data_bytes {
                 return Err(Bad {
                     position: BLOCK_HEADER_BYTES + g * DIR_ENTRY_BYTES,
                     what: "directory entry out of range",
@@ -554,13 +573,59 @@ impl<'v> BlockView<'v> {
             }
             (pk, pd) = (k, d);
         }
-        if pd != body.len() - data_at {
+        if pd != data_bytes {
             return Err(Bad {
                 position: data_at + pd,
                 what: "trailing bytes",
             });
         }
         Ok(view)
+    }
+
+    /// What checking this block found, to view the same bytes again with
+    /// [`BlockView::with_shape`].
+    pub fn shape(&self) -> BlockShape {
+        BlockShape {
+            family: self.family,
+            groups: self.groups,
+            keys_at: self.keys_at,
+            data_at: self.data_at,
+            postings: self.postings,
+            min_id: self.min_id,
+            max_id: self.max_id,
+            base_occ: self.base_occ,
+            base_id: self.base_id,
+            rate: self.rate,
+        }
+    }
+
+    /// Views a block without checking it, from the shape found when exactly these bytes
+    /// (`value`, the stored value with its checksum) were checked under the same key.
+    /// `None` if `value` cannot be the bytes the shape came from.
+    pub fn with_shape(value: &'v [u8], shape: BlockShape) -> Option<Self> {
+        let body = value.get(..value.len().checked_sub(CRC_BYTES)?)?;
+        // The directory's entries were checked against these very bytes; the areas'
+        // bounds are checked again because they cost nothing.
+        if shape.keys_at > shape.data_at
+            || shape.data_at > body.len()
+            || shape.keys_at != BLOCK_HEADER_BYTES + shape.groups * DIR_ENTRY_BYTES
+        {
+            return None;
+        }
+        debug_assert_eq!(le_u32(body, 0) as usize, shape.groups);
+        Some(BlockView {
+            family: shape.family,
+            body,
+            groups: shape.groups,
+            keys_at: shape.keys_at,
+            data_at: shape.data_at,
+            postings: shape.postings,
+            min_id: shape.min_id,
+            max_id: shape.max_id,
+            base_occ: shape.base_occ,
+            base_id: shape.base_id,
+            rate: shape.rate,
+        })
     }
 
     fn dir(&self, g: usize) -> (usize, usize) {
@@ -955,6 +1020,45 @@ mod tests {
             BlockView::open(&k2, &v).err().map(|b| b.what),
             Some("checksum mismatch")
         );
+    }
+
+    /// A view from a block's shape equals the checked view; a value that cannot be the
+    /// one the shape came from gives none.
+    #[test]
+    fn view_from_shape_equals_checked_view() {
+        let groups: Vec<(Vec<u8>, Vec<Post>)> = (0..20u64)
+            .map(|person| {
+                let posts = (0..4)
+                    .map(|i| Post {
+                        id: person * 8 + i,
+                        occ: 77 + i as i64,
+                        aux: i,
+                    })
+                    .collect();
+                (person_group(person).to_vec(), posts)
+            })
+            .collect();
+        let (k, v) = build(FAMILY_PERSON, &groups);
+        let checked = BlockView::open(&k, &v).map_err(|b| b.what);
+        let shape = checked.as_ref().map(BlockView::shape).ok();
+        let view = shape.and_then(|s| BlockView::with_shape(&v, s));
+        assert_eq!(view.as_ref().map(BlockView::shape), shape);
+        let (Ok(checked), Some(view)) = (checked, view) else {
+            panic!("block does not open");
+        };
+        assert_eq!(view.groups(), checked.groups());
+        for (g, (key, posts)) in groups.iter().enumerate() {
+            assert_eq!(view.group_key(g), checked.group_key(g));
+            assert_eq!(view.group_key(g), key.as_slice());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            assert!(view.decode_group(g, &mut a).is_ok());
+            assert!(checked.decode_group(g, &mut b).is_ok());
+            assert_eq!(a, b);
+            assert_eq!(&a, posts);
+        }
+        let Some(shape) = shape else { return };
+        assert!(BlockView::with_shape(&v[..10], shape).is_none());
+        assert!(BlockView::with_shape(&[], shape).is_none());
     }
 
     #[test]

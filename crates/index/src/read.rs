@@ -9,16 +9,18 @@
 //! run (newest first for "latest 100"), while by-type and by-value results are merged
 //! across runs by sort key.
 
-use crate::codec::{self, cmp_concat, BlockView, Post, Run};
+use crate::codec::{self, cmp_concat, Bad, BlockShape, BlockView, Post, Run};
 use crate::error::Result;
 use crate::memtable::Memtable;
 use crate::{
     IdRange, KeyRange, Order, PersonPosting, Snapshot, TimeRange, TypePosting, ValuePosting,
 };
 use actlog_model::{ActivityId, PersonId, TypeId};
+use parking_lot::Mutex;
 use std::cmp::Ordering;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// A range of sort keys of one family: `lo` included, `hi` excluded (`None`: no end).
 #[derive(Debug, Clone)]
@@ -43,6 +45,14 @@ impl Bounds {
             Some(hi) if cmp_concat(g, &[0u8; 16][..pb], hi) != Ordering::Less => Ordering::Greater,
             _ => Ordering::Equal,
         }
+    }
+
+    /// Whether posting `p` of group `g` sorts below the range's end.
+    fn below_hi(&self, g: &[u8], p: &Post) -> bool {
+        let pos = codec::pos_of(self.family, p);
+        self.hi
+            .as_ref()
+            .is_none_or(|hi| cmp_concat(g, &pos[..self.pos_bytes()], hi) == Ordering::Less)
     }
 
     fn contains(&self, g: &[u8], p: &Post) -> bool {
@@ -74,6 +84,13 @@ struct RunCursor {
     order: Order,
     floor: u64,
     iter: Option<SledIter>,
+    /// Whether [`RunCursor::open`] ran.
+    opened: bool,
+    /// The block an ascending cursor's seek found (the one holding `lo`), read before
+    /// `iter`.
+    pending: Option<(sled::IVec, sled::IVec)>,
+    /// The key of `pending` once read: `iter` starts after it.
+    after: Option<sled::IVec>,
     done: bool,
     /// Groups of the current block in output order, each with postings in output order.
     groups: Vec<(Arc<[u8]>, Vec<Post>)>,
@@ -90,6 +107,9 @@ impl RunCursor {
             order,
             floor,
             iter: None,
+            opened: false,
+            pending: None,
+            after: None,
             done: run.end_id <= floor,
             groups: Vec::new(),
             gi: 0,
@@ -111,46 +131,66 @@ impl RunCursor {
         }
     }
 
+    /// Positions an ascending cursor: seeks the block holding `lo` and keeps it in
+    /// `pending`, so that the seek also reads it; the blocks after it are iterated only
+    /// if the range goes past it. A descending cursor iterates down from `hi`.
     fn open(&mut self) -> Result<()> {
-        let prefix = codec::run_prefix(self.bounds.family, self.run).to_vec();
-        let end = self.end_key();
-        let start = match self.order {
-            Order::Descending => prefix,
-            Order::Ascending => {
-                // The block holding `lo` starts at or before it.
-                let lo = self.key(&self.bounds.lo);
-                match self.tree.range(prefix.clone()..=lo).next_back() {
-                    Some(kv) => kv?.0.to_vec(),
-                    None => prefix,
-                }
+        self.opened = true;
+        if self.order == Order::Ascending {
+            // The block holding `lo` starts at or before it.
+            let prefix = codec::run_prefix(self.bounds.family, self.run);
+            let lo = self.key(&self.bounds.lo);
+            if let Some(kv) = self.tree.range(prefix.to_vec()..=lo).next_back() {
+                self.pending = Some(kv?);
             }
-        };
-        self.iter = Some(SledIter(self.tree.range(start..end)));
+        }
         Ok(())
+    }
+
+    /// The next block of the run that can hold keys of the range, unchecked.
+    fn next_block(&mut self) -> Option<Result<(sled::IVec, sled::IVec)>> {
+        if self.done {
+            return None;
+        }
+        if !self.opened {
+            if let Err(e) = self.open() {
+                return Some(Err(e));
+            }
+        }
+        if let Some((k, v)) = self.pending.take() {
+            self.after = Some(k.clone());
+            return Some(Ok((k, v)));
+        }
+        if self.iter.is_none() {
+            let start = match self.after.take() {
+                Some(k) => Bound::Excluded(k.to_vec()),
+                None => Bound::Included(codec::run_prefix(self.bounds.family, self.run).to_vec()),
+            };
+            let end = Bound::Excluded(self.end_key());
+            self.iter = Some(SledIter(self.tree.range((start, end))));
+        }
+        let iter = self.iter.as_mut()?;
+        let next = match self.order {
+            Order::Ascending => iter.0.next(),
+            Order::Descending => iter.0.next_back(),
+        };
+        match next {
+            Some(kv) => Some(kv.map_err(Into::into)),
+            None => {
+                self.done = true;
+                None
+            }
+        }
     }
 
     /// Loads the next block with postings in range; `false` when the run has no more.
     fn load(&mut self) -> Result<bool> {
         loop {
-            if self.done {
-                return Ok(false);
-            }
-            if self.iter.is_none() {
-                self.open()?;
-            }
-            let Some(iter) = self.iter.as_mut() else {
-                return Ok(false);
-            };
-            let next = match self.order {
-                Order::Ascending => iter.0.next(),
-                Order::Descending => iter.0.next_back(),
-            };
-            let Some(kv) = next else {
-                self.done = true;
+            let Some(kv) = self.next_block() else {
                 return Ok(false);
             };
             let (k, v) = kv?;
-            let view = BlockView::open(&k, &v).map_err(|b| codec::corrupted(&k, b))?;
+            let view = checked_view(&k, &v).map_err(|b| codec::corrupted(&k, b))?;
             let sort_key = &k[codec::RUN_PREFIX_BYTES..];
             if self.order == Order::Descending && sort_key <= self.bounds.lo.as_slice() {
                 // Earlier blocks hold only smaller keys.
@@ -163,11 +203,15 @@ impl RunCursor {
             }
             let b = &self.bounds;
             let mut g = view.lower_bound(|g| b.group_cmp(g));
+            // Whether this block holds a key at or above `hi`: later blocks hold only
+            // greater keys, so an ascending cursor ends here.
+            let mut reaches_hi = false;
             while g < view.groups() && b.group_cmp(view.group_key(g)) == Ordering::Equal {
                 let key = view.group_key(g);
                 let mut posts = Vec::new();
                 view.decode_group(g, &mut posts)
                     .map_err(|e| codec::corrupted(&k, e))?;
+                reaches_hi |= posts.last().is_some_and(|p| !b.below_hi(key, p));
                 let floor = self.floor;
                 posts.retain(|p| p.id >= floor && b.contains(key, p));
                 if !posts.is_empty() {
@@ -178,6 +222,10 @@ impl RunCursor {
                 }
                 g += 1;
             }
+            reaches_hi |= g < view.groups();
+            if self.order == Order::Ascending && reaches_hi {
+                self.done = true;
+            }
             if self.order == Order::Descending {
                 self.groups.reverse();
             }
@@ -186,6 +234,113 @@ impl RunCursor {
             }
         }
     }
+}
+
+// ---- checked blocks ------------------------------------------------------------------
+
+/// Most bytes of block values that [`CHECKED`] holds. While sled's cache holds a
+/// block's node, sled hands out the same allocation for it on every read and an entry
+/// costs no memory of its own; a block that sled dropped and read again is a new
+/// allocation, checked again, and the entry of the old one stays until it is the
+/// oldest (sled's `Arc` does not tell whether sled still holds it). So this bounds the
+/// memory the cache can keep beyond sled's, also after the index is closed.
+const CHECKED_BYTES_MAX: usize = 32 << 20;
+
+/// Independently locked parts of [`CHECKED`], so concurrent lookups rarely wait.
+const CHECKED_SHARDS: usize = 16;
+
+/// One block value whose checksum, header and directory were checked.
+struct CheckedBlock {
+    /// The value, shared with sled: holding it keeps its address from being reused,
+    /// and a shared `IVec` is copied before it is changed, so a value that sled hands
+    /// out at this address and length is exactly these bytes.
+    value: sled::IVec,
+    key: Box<[u8]>,
+    shape: BlockShape,
+}
+
+#[derive(Default)]
+struct CheckedShard {
+    /// By the address of the value's first byte.
+    blocks: HashMap<usize, CheckedBlock>,
+    /// Addresses, oldest first.
+    order: VecDeque<usize>,
+    bytes: usize,
+}
+
+/// Blocks checked once in this process, found again by the address of their bytes: a
+/// person lookup reads one block per run, and checking a whole 32 KiB block (its CRC
+/// and every directory entry) cost more than the rest of the lookup. Bytes that sled
+/// reads from disk anew are checked anew. Process-wide because a block's identity is
+/// its allocation, whichever index read it.
+static CHECKED: LazyLock<Vec<Mutex<CheckedShard>>> = LazyLock::new(|| {
+    (0..CHECKED_SHARDS)
+        .map(|_| Mutex::new(CheckedShard::default()))
+        .collect()
+});
+
+fn checked_shard(addr: usize) -> &'static Mutex<CheckedShard> {
+    // Allocations are aligned: mix the higher bits in.
+    let h = (addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    &CHECKED[(h >> 59) % CHECKED_SHARDS]
+}
+
+/// A view of block `(key, value)`, checked: by the shape remembered when these same
+/// bytes were checked under the same key, else by checking them now (and remembering).
+fn checked_view<'v>(key: &[u8], value: &'v sled::IVec) -> Result<BlockView<'v>, Bad> {
+    let addr = value.as_ptr() as usize;
+    let shard = checked_shard(addr);
+    let shape = shard.lock().blocks.get(&addr).and_then(|c| {
+        (c.value.as_ptr() == value.as_ptr() && c.value.len() == value.len() && *c.key == *key)
+            .then_some(c.shape)
+    });
+    if let Some(view) = shape.and_then(|s| BlockView::with_shape(value, s)) {
+        return Ok(view);
+    }
+    let view = BlockView::open(key, value)?;
+    // A heap value's clone shares its bytes; a small inline one's does not, and can
+    // never be found again by address.
+    let shared = value.clone();
+    if shared.as_ptr() == value.as_ptr() {
+        remember(&mut shard.lock(), addr, shared, key, view.shape());
+    }
+    Ok(view)
+}
+
+fn remember(
+    shard: &mut CheckedShard,
+    addr: usize,
+    value: sled::IVec,
+    key: &[u8],
+    shape: BlockShape,
+) {
+    let len = value.len();
+    if let Some(old) = shard.blocks.remove(&addr) {
+        // Checked by another reader meanwhile, or the same bytes under another key.
+        shard.bytes -= old.value.len();
+        shard.order.retain(|a| *a != addr);
+    }
+    let cap = CHECKED_BYTES_MAX / CHECKED_SHARDS;
+    if len > cap {
+        return;
+    }
+    while shard.bytes + len > cap {
+        let Some(oldest) = shard.order.pop_front() else {
+            break;
+        };
+        if let Some(c) = shard.blocks.remove(&oldest) {
+            shard.bytes -= c.value.len();
+        }
+    }
+    let block = CheckedBlock {
+        value,
+        key: key.into(),
+        shape,
+    };
+    shard.blocks.insert(addr, block);
+    shard.order.push_back(addr);
+    shard.bytes += len;
+    debug_assert_eq!(shard.blocks.len(), shard.order.len());
 }
 
 /// One input of a merge: a run, or memtable postings collected up front.
@@ -617,23 +772,21 @@ impl Iterator for ValuePostings {
 /// reads and verify() report them.
 fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
     let mut n = 0u64;
+    let bounds = Arc::new(bounds.clone());
     for r in snap.runs.iter().filter(|r| r.end_id > snap.floor) {
         let mut c = RunCursor::new(
             snap.tree.clone(),
             r,
-            Arc::new(bounds.clone()),
+            Arc::clone(&bounds),
             Order::Ascending,
             snap.floor,
         );
-        if c.open().is_err() {
-            continue;
-        }
-        let Some(iter) = c.iter.as_mut() else {
-            continue;
-        };
-        for (k, v) in iter.0.by_ref().filter_map(|kv| kv.ok()) {
-            if let Ok((postings, _, _)) = codec::block_header(&k, &v) {
-                n += u64::from(postings);
+        while let Some(kv) = c.next_block() {
+            let Ok((k, v)) = kv else {
+                break;
+            };
+            if let Ok(view) = checked_view(&k, &v) {
+                n += u64::from(view.postings);
             }
         }
     }
@@ -689,4 +842,233 @@ pub(crate) fn estimate_values(
     };
     let mem = value_mem_items(snap, active, &bounds, Order::Ascending).len() as u64;
     mem + estimate_runs(snap, &bounds)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::codec::BlockBuilder;
+
+    /// A by-person block of persons `0..persons`, three postings each.
+    fn block(run: u64, persons: u64) -> (Vec<u8>, Vec<u8>) {
+        let mut b = BlockBuilder::new(codec::FAMILY_PERSON);
+        for person in 0..persons {
+            let g = codec::person_group(person);
+            b.open_group(&g);
+            for i in 0..3 {
+                let id = person * 10 + i;
+                b.push(
+                    &g,
+                    &Post {
+                        id,
+                        occ: 1_000 + id as i64,
+                        aux: 2,
+                    },
+                );
+            }
+        }
+        b.finish(run)
+    }
+
+    fn postings(view: &BlockView<'_>) -> Vec<Post> {
+        let mut out = Vec::new();
+        for g in 0..view.groups() {
+            view.decode_group(g, &mut out).unwrap();
+        }
+        out
+    }
+
+    /// The same bytes are checked once and then viewed from their remembered shape;
+    /// other bytes, damaged bytes and the same bytes under another key are checked
+    /// (and refused) as if nothing had been remembered.
+    #[test]
+    fn checked_blocks_are_found_by_their_bytes_only() {
+        let (key, value) = block(3, 50);
+        let stored = sled::IVec::from(value.clone());
+        let first = checked_view(&key, &stored).map_err(|b| b.what).unwrap();
+        let expected = postings(&first);
+        assert_eq!(expected.len(), 150);
+        let addr = stored.as_ptr() as usize;
+        let remembered = checked_shard(addr)
+            .lock()
+            .blocks
+            .get(&addr)
+            .map(|c| c.shape);
+        assert_eq!(remembered, Some(first.shape()));
+        let again = checked_view(&key, &stored).map_err(|b| b.what).unwrap();
+        assert_eq!(again.shape(), first.shape());
+        assert_eq!(postings(&again), expected);
+
+        // A copy of the same bytes is another allocation: checked on its own.
+        let copy = sled::IVec::from(value.clone());
+        assert_ne!(copy.as_ptr(), stored.as_ptr());
+        assert_eq!(
+            checked_view(&key, &copy).map(|v| postings(&v)).ok(),
+            Some(expected)
+        );
+
+        let mut damaged = value.clone();
+        damaged[60] ^= 0x10;
+        let damaged = sled::IVec::from(damaged);
+        assert_eq!(
+            checked_view(&key, &damaged).err().map(|b| b.what),
+            Some("checksum mismatch")
+        );
+        // Still refused when asked again: a refused block is never remembered.
+        assert_eq!(
+            checked_view(&key, &damaged).err().map(|b| b.what),
+            Some("checksum mismatch")
+        );
+
+        let mut moved = key.clone();
+        moved[codec::RUN_PREFIX_BYTES] ^= 1;
+        assert_eq!(
+            checked_view(&moved, &stored).err().map(|b| b.what),
+            Some("checksum mismatch")
+        );
+    }
+
+    /// Lookups whose range starts before a run's first block, ends inside the block
+    /// its seek finds, or runs on over the blocks after it (tiny blocks, persons whose
+    /// postings cross block ends), both ways, equal the brute-force answer; asked twice
+    /// (the second time from remembered blocks) they answer the same.
+    #[test]
+    fn lookups_across_block_ends_equal_brute_force() {
+        use crate::{Index, IndexDoc, IndexOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexOptions {
+            memtable_postings_max: 1_000_000,
+            block_postings_max: 3,
+            ..IndexOptions::default()
+        };
+        let (index, _) = Index::open(dir.path().join("index"), options).unwrap();
+        // (person, type, occurred_at) of ids 0..; person 3 has runs of postings.
+        let docs: Vec<(u64, u32, i64)> = (0..60u64)
+            .map(|i| {
+                let person = if i % 5 < 3 { 3 } else { i % 7 };
+                (person, (i % 3) as u32, 1_000 + (i as i64 * 37) % 500)
+            })
+            .collect();
+        for (half, range) in [(0, 0..30usize), (1, 30..60)] {
+            let batch: Vec<IndexDoc<'_>> = docs[range.clone()]
+                .iter()
+                .zip(range)
+                .map(|(&(person, type_id, occ), id)| IndexDoc {
+                    id: ActivityId(id as u64),
+                    person: PersonId(person),
+                    type_id: TypeId(type_id),
+                    occurred_at_ms: occ,
+                    primary_key: None,
+                    attributes: &[],
+                })
+                .collect();
+            index.add(&batch).unwrap();
+            // Two runs: every lookup merges or chains them.
+            index.flush().unwrap();
+            assert_eq!(index.snapshot().0.runs.len(), half + 1);
+        }
+        let ranges = [
+            (0u64, 60u64),
+            (0, 7),
+            (4, 5),
+            (7, 41),
+            (31, 60),
+            (59, 60),
+            (12, 12),
+        ];
+        for _ in 0..2 {
+            for person in 0..8u64 {
+                for &(start, end) in &ranges {
+                    let expected: Vec<u64> = (start..end)
+                        .filter(|&id| docs[id as usize].0 == person)
+                        .collect();
+                    let range = IdRange {
+                        start: ActivityId(start),
+                        end: ActivityId(end),
+                    };
+                    for order in [Order::Ascending, Order::Descending] {
+                        let mut got: Vec<u64> = index
+                            .person(PersonId(person), range, order)
+                            .map(|p| p.unwrap().id.get())
+                            .collect();
+                        if order == Order::Descending {
+                            got.reverse();
+                        }
+                        assert_eq!(got, expected, "person {person} {range:?} {order:?}");
+                    }
+                }
+            }
+            for type_id in 0..3u32 {
+                for (start_ms, end_ms) in
+                    [(0, 2_000), (1_000, 1_001), (1_100, 1_300), (1_499, 1_500)]
+                {
+                    let mut expected: Vec<(i64, u64)> = docs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, d)| d.1 == type_id && (start_ms..end_ms).contains(&d.2))
+                        .map(|(id, d)| (d.2, id as u64))
+                        .collect();
+                    expected.sort_unstable();
+                    let time = TimeRange { start_ms, end_ms };
+                    let got: Vec<(i64, u64)> = index
+                        .by_type(TypeId(type_id), time, Order::Ascending)
+                        .map(|p| p.unwrap())
+                        .map(|p| (p.occurred_at_ms, p.id.get()))
+                        .collect();
+                    assert_eq!(got, expected, "type {type_id} {time:?}");
+                    let estimate = index.estimate_type(TypeId(type_id), time);
+                    assert!(estimate >= expected.len() as u64, "type {type_id} {time:?}");
+                }
+            }
+        }
+    }
+
+    /// A shard holds at most its share of [`CHECKED_BYTES_MAX`], dropping the oldest.
+    #[test]
+    fn checked_shard_is_bounded() {
+        let mut shard = CheckedShard::default();
+        let (key, value) = block(1, 400);
+        let view = BlockView::open(&key, &value).map_err(|b| b.what).unwrap();
+        let cap = CHECKED_BYTES_MAX / CHECKED_SHARDS;
+        let fits = cap / value.len();
+        let mut held = Vec::new();
+        for _ in 0..fits + 5 {
+            let v = sled::IVec::from(value.clone());
+            let addr = v.as_ptr() as usize;
+            remember(&mut shard, addr, v.clone(), &key, view.shape());
+            held.push(v);
+            assert!(shard.bytes <= cap);
+            assert_eq!(shard.blocks.len(), shard.order.len());
+        }
+        assert_eq!(shard.blocks.len(), fits);
+        // The oldest went first.
+        assert!(!shard.blocks.contains_key(&(held[0].as_ptr() as usize)));
+        assert!(shard
+            .blocks
+            .contains_key(&(held[fits + 4].as_ptr() as usize)));
+        // Remembering the same address again replaces its entry.
+        let last = held[fits + 4].clone();
+        remember(
+            &mut shard,
+            last.as_ptr() as usize,
+            last.clone(),
+            &key,
+            view.shape(),
+        );
+        assert_eq!(shard.blocks.len(), fits);
+        assert_eq!(shard.order.len(), fits);
+        // A value larger than the share is not held, and evicts nothing.
+        let huge = sled::IVec::from(vec![0u8; cap + 1]);
+        remember(
+            &mut shard,
+            huge.as_ptr() as usize,
+            huge.clone(),
+            &key,
+            view.shape(),
+        );
+        assert!(!shard.blocks.contains_key(&(huge.as_ptr() as usize)));
+        assert_eq!(shard.blocks.len(), fits);
+    }
 }
