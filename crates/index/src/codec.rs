@@ -470,23 +470,6 @@ pub(crate) struct BlockShape {
     groups: usize,
     keys_at: usize,
     data_at: usize,
-    postings: u32,
-    min_id: u64,
-    max_id: u64,
-    base_occ: i64,
-    base_id: u64,
-    rate: i64,
-}
-
-/// A checked view of one block: header and directory validated, postings decoded on
-/// demand, group by group.
-#[derive(Debug)]
-pub(crate) struct BlockView<'v> {
-    family: u8,
-    body: &'v [u8],
-    groups: usize,
-    keys_at: usize,
-    data_at: usize,
     pub postings: u32,
     pub min_id: u64,
     pub max_id: u64,
@@ -494,6 +477,15 @@ pub(crate) struct BlockView<'v> {
     base_id: u64,
     /// occurred_at predictor (see [`rate_between`]).
     pub rate: i64,
+}
+
+/// A checked view of one block: header and directory validated, postings decoded on
+/// demand, group by group.
+#[derive(Debug)]
+pub(crate) struct BlockView<'v> {
+    body: &'v [u8],
+    /// What checking the block found.
+    pub shape: BlockShape,
 }
 
 impl<'v> BlockView<'v> {
@@ -546,17 +538,19 @@ impl<'v> BlockView<'v> {
             });
         }
         let view = BlockView {
-            family,
             body,
-            groups,
-            keys_at,
-            data_at,
-            postings,
-            min_id,
-            max_id,
-            base_occ,
-            base_id,
-            rate,
+            shape: BlockShape {
+                family,
+                groups,
+                keys_at,
+                data_at,
+                postings,
+                min_id,
+                max_id,
+                base_occ,
+                base_id,
+                rate,
+            },
         };
         // Directory ends must be non-decreasing and inside their areas. Read entry by
         // entry from the directory's bytes: a person block has hundreds of groups.
@@ -585,18 +579,7 @@ impl<'v> BlockView<'v> {
     /// What checking this block found, to view the same bytes again with
     /// [`BlockView::with_shape`].
     pub fn shape(&self) -> BlockShape {
-        BlockShape {
-            family: self.family,
-            groups: self.groups,
-            keys_at: self.keys_at,
-            data_at: self.data_at,
-            postings: self.postings,
-            min_id: self.min_id,
-            max_id: self.max_id,
-            base_occ: self.base_occ,
-            base_id: self.base_id,
-            rate: self.rate,
-        }
+        self.shape
     }
 
     /// Views a block without checking it, from the shape found when exactly these bytes
@@ -613,19 +596,7 @@ impl<'v> BlockView<'v> {
             return None;
         }
         debug_assert_eq!(le_u32(body, 0) as usize, shape.groups);
-        Some(BlockView {
-            family: shape.family,
-            body,
-            groups: shape.groups,
-            keys_at: shape.keys_at,
-            data_at: shape.data_at,
-            postings: shape.postings,
-            min_id: shape.min_id,
-            max_id: shape.max_id,
-            base_occ: shape.base_occ,
-            base_id: shape.base_id,
-            rate: shape.rate,
-        })
+        Some(BlockView { body, shape })
     }
 
     fn dir(&self, g: usize) -> (usize, usize) {
@@ -637,19 +608,19 @@ impl<'v> BlockView<'v> {
     }
 
     pub fn groups(&self) -> usize {
-        self.groups
+        self.shape.groups
     }
 
     /// The key of group `g` (< `groups()`).
     pub fn group_key(&self, g: usize) -> &'v [u8] {
         let start = if g == 0 { 0 } else { self.dir(g - 1).0 };
         let end = self.dir(g).0;
-        &self.body[self.keys_at + start..self.keys_at + end]
+        &self.body[self.shape.keys_at + start..self.shape.keys_at + end]
     }
 
     /// First group whose key is not `Less` by `cmp`.
     pub fn lower_bound(&self, mut cmp: impl FnMut(&[u8]) -> std::cmp::Ordering) -> usize {
-        let (mut lo, mut hi) = (0, self.groups);
+        let (mut lo, mut hi) = (0, self.shape.groups);
         while lo < hi {
             let mid = (lo + hi) / 2;
             if cmp(self.group_key(mid)) == std::cmp::Ordering::Less {
@@ -663,8 +634,8 @@ impl<'v> BlockView<'v> {
 
     /// Appends the postings of group `g` to `out`, in the family's order.
     pub fn decode_group(&self, g: usize, out: &mut Vec<Post>) -> Result<(), Bad> {
-        let start = self.data_at + if g == 0 { 0 } else { self.dir(g - 1).1 };
-        let end = self.data_at + self.dir(g).1;
+        let start = self.shape.data_at + if g == 0 { 0 } else { self.dir(g - 1).1 };
+        let end = self.shape.data_at + self.dir(g).1;
         let data = &self.body[..end];
         let mut pos = start;
         if pos == end {
@@ -675,19 +646,19 @@ impl<'v> BlockView<'v> {
         }
         let first = need(get_varint(data, &mut pos), pos, "truncated first id")?;
         let (mut prev_id, mut prev_occ) = (
-            self.base_id.wrapping_add(unzigzag(first) as u64),
-            self.base_occ,
+            self.shape.base_id.wrapping_add(unzigzag(first) as u64),
+            self.shape.base_occ,
         );
-        let mut pred_id = self.base_id;
-        let (lo, hi) = (self.min_id, self.max_id);
+        let mut pred_id = self.shape.base_id;
+        let (lo, hi) = (self.shape.min_id, self.shape.max_id);
         while pos < end {
-            let (id, occ, aux) = match self.family {
+            let (id, occ, aux) = match self.shape.family {
                 FAMILY_PERSON => {
                     let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
                     let t = need(get_varint(data, &mut pos), pos, "truncated type")?;
                     let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
                     let id = prev_id.wrapping_add(d);
-                    let step = predict_occ(self.rate, id.wrapping_sub(pred_id));
+                    let step = predict_occ(self.shape.rate, id.wrapping_sub(pred_id));
                     (id, prev_occ.wrapping_add(unzigzag(o)).wrapping_add(step), t)
                 }
                 FAMILY_TYPE => {
@@ -695,14 +666,14 @@ impl<'v> BlockView<'v> {
                     let p = need(get_varint(data, &mut pos), pos, "truncated person")?;
                     let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
                     let id = prev_id.wrapping_add(unzigzag(d) as u64);
-                    let step = predict_occ(self.rate, id.wrapping_sub(pred_id));
+                    let step = predict_occ(self.shape.rate, id.wrapping_sub(pred_id));
                     (id, prev_occ.wrapping_add(unzigzag(o)).wrapping_add(step), p)
                 }
                 _ => {
                     let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
                     let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
                     let id = prev_id.wrapping_add(d);
-                    let step = predict_occ(self.rate, id.wrapping_sub(pred_id));
+                    let step = predict_occ(self.shape.rate, id.wrapping_sub(pred_id));
                     (id, prev_occ.wrapping_add(unzigzag(o)).wrapping_add(step), 0)
                 }
             };
@@ -723,10 +694,10 @@ impl<'v> BlockView<'v> {
     /// Decodes every group, checking the posting count.
     pub fn check_all(&self) -> Result<(), Bad> {
         let mut out = Vec::new();
-        for g in 0..self.groups {
+        for g in 0..self.shape.groups {
             self.decode_group(g, &mut out)?;
         }
-        if out.len() != self.postings as usize {
+        if out.len() != self.shape.postings as usize {
             return Err(Bad {
                 position: 8,
                 what: "posting count differs from the header",
@@ -739,7 +710,7 @@ impl<'v> BlockView<'v> {
 /// Header fields of a block without decoding postings; a damaged block is an error.
 pub(crate) fn block_header(key: &[u8], value: &[u8]) -> Result<(u32, u64, u64)> {
     let v = BlockView::open(key, value).map_err(|b| corrupted(key, b))?;
-    Ok((v.postings, v.min_id, v.max_id))
+    Ok((v.shape.postings, v.shape.min_id, v.shape.max_id))
 }
 
 // ---- meta ----------------------------------------------------------------------------
@@ -1013,7 +984,7 @@ mod tests {
         )];
         let (k1, v) = build(FAMILY_PERSON, &groups);
         let view = BlockView::open(&k1, &v).map_err(|b| b.what);
-        assert_eq!(view.as_ref().map(|v| v.postings), Ok(1));
+        assert_eq!(view.as_ref().map(|v| v.shape.postings), Ok(1));
         let mut k2 = k1.clone();
         k2[RUN_PREFIX_BYTES] ^= 1;
         assert_eq!(
@@ -1119,7 +1090,7 @@ mod tests {
             }
             let (k, v) = build_with_rate(family, &groups, rate);
             let view = BlockView::open(&k, &v).map_err(|b| TestCaseError::fail(b.what))?;
-            prop_assert_eq!(view.rate, rate);
+            prop_assert_eq!(view.shape.rate, rate);
             view.check_all().map_err(|b| TestCaseError::fail(b.what))?;
             prop_assert_eq!(view.groups(), groups.len());
             for (i, (g, posts)) in groups.iter().enumerate() {

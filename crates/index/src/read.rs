@@ -198,7 +198,7 @@ impl RunCursor {
             }
             self.groups.clear();
             (self.gi, self.pi) = (0, 0);
-            if view.max_id < self.floor {
+            if view.shape.max_id < self.floor {
                 continue;
             }
             let b = &self.bounds;
@@ -786,7 +786,7 @@ fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
                 break;
             };
             if let Ok(view) = checked_view(&k, &v) {
-                n += u64::from(view.postings);
+                n += u64::from(view.shape.postings);
             }
         }
     }

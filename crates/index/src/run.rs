@@ -142,7 +142,7 @@ fn runs_rate(tree: &sled::Tree, runs: &[Run]) -> i64 {
         for family in FAMILIES {
             if let Some(Ok((k, v))) = tree.scan_prefix(codec::run_prefix(family, r.id)).next() {
                 if let Ok(view) = BlockView::open(&k, &v) {
-                    return view.rate;
+                    return view.shape.rate;
                 }
             }
         }
