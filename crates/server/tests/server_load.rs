@@ -6,9 +6,10 @@
 //! cargo test --release -p actlog-server --test server_load -- --ignored --nocapture
 //! ```
 //!
-//! Each test runs several rounds on a fresh server and prints every round and the median:
-//! one round lasts about two seconds, and on a shared machine single rounds scatter widely.
-//! `ACTLOG_LOAD_ROUNDS` (default 5) and `ACTLOG_LOAD_CALLS` (calls per client per round,
+//! Each test runs a warm-up round and then several measured rounds, each on a fresh server,
+//! and prints every round and the median of the measured ones: one round lasts about two
+//! seconds, and on a shared machine single rounds scatter widely. `ACTLOG_LOAD_ROUNDS`
+//! (measured rounds, default 5) and `ACTLOG_LOAD_CALLS` (calls per client per round,
 //! default 200) change the run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -62,14 +63,17 @@ struct Round {
 async fn add_activities_throughput() {
     let mut rounds = Vec::new();
     let mut bodies = None;
-    for _ in 0..knob("ACTLOG_LOAD_ROUNDS", 5) {
+    for r in 0..=knob("ACTLOG_LOAD_ROUNDS", 5) {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(dir.path().join("data"), Options::default()).unwrap();
         let backend = Arc::new(EngineBackend::new(engine.clone()));
-        let (round, total) = measure("engine", backend, &mut bodies).await;
+        let label = if r == 0 { "engine, warm-up" } else { "engine" };
+        let (round, total) = measure(label, backend, &mut bodies).await;
         assert_eq!(engine.stats().unwrap().activities, total as u64);
         drop(engine);
-        rounds.push(round);
+        if r > 0 {
+            rounds.push(round);
+        }
     }
     summarize("engine", rounds);
 }
@@ -80,11 +84,18 @@ async fn add_activities_throughput() {
 async fn add_activities_throughput_http_layer_only() {
     let mut rounds = Vec::new();
     let mut bodies = None;
-    for _ in 0..knob("ACTLOG_LOAD_ROUNDS", 5) {
+    for r in 0..=knob("ACTLOG_LOAD_ROUNDS", 5) {
         let fake = Arc::new(support::fake::Fake::new());
-        let (round, total) = measure("in-memory fake", fake.clone(), &mut bodies).await;
+        let label = if r == 0 {
+            "in-memory fake, warm-up"
+        } else {
+            "in-memory fake"
+        };
+        let (round, total) = measure(label, fake.clone(), &mut bodies).await;
         assert_eq!(fake.activities().len(), total);
-        rounds.push(round);
+        if r > 0 {
+            rounds.push(round);
+        }
     }
     summarize("in-memory fake", rounds);
 }
