@@ -345,6 +345,7 @@ pub(crate) struct Snapshot {
     pub floor: u64,
     pub frozen: Option<Arc<Memtable>>,
     pub runs: Arc<Vec<Run>>,
+    pub checked: Arc<read::CheckedBlocks>,
 }
 
 /// Runs dropped from the run list (merged or below the floor) whose blocks are deleted
@@ -376,6 +377,8 @@ pub struct Index {
     /// Serialises flush, set_floor, clear and bulk loads.
     write_lock: Mutex<Retired>,
     bulk_active: AtomicBool,
+    /// Blocks whose bytes were checked once (see `read::CheckedBlocks`).
+    checked: Arc<read::CheckedBlocks>,
 }
 
 fn open_sled(dir: &Path, o: &IndexOptions) -> Result<sled::Db> {
@@ -525,6 +528,7 @@ impl Index {
             }),
             options,
             write_lock: Mutex::new(Retired::default()),
+            checked: Arc::default(),
             bulk_active: AtomicBool::new(false),
         };
         let state = match reason {
@@ -925,6 +929,7 @@ impl Index {
                 floor: m.floor,
                 frozen: m.frozen.clone(),
                 runs: Arc::clone(&m.runs),
+                checked: Arc::clone(&self.checked),
             },
             m,
         )

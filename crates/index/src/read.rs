@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// A range of sort keys of one family: `lo` included, `hi` excluded (`None`: no end).
 #[derive(Debug, Clone)]
@@ -79,6 +79,7 @@ impl std::fmt::Debug for SledIter {
 #[derive(Debug)]
 struct RunCursor {
     tree: sled::Tree,
+    checked: Arc<CheckedBlocks>,
     run: u64,
     bounds: Arc<Bounds>,
     order: Order,
@@ -99,9 +100,11 @@ struct RunCursor {
 }
 
 impl RunCursor {
-    fn new(tree: sled::Tree, run: &Run, bounds: Arc<Bounds>, order: Order, floor: u64) -> Self {
+    fn new(snap: &Snapshot, run: &Run, bounds: Arc<Bounds>, order: Order) -> Self {
+        let floor = snap.floor;
         RunCursor {
-            tree,
+            tree: snap.tree.clone(),
+            checked: Arc::clone(&snap.checked),
             run: run.id,
             bounds,
             order,
@@ -190,7 +193,10 @@ impl RunCursor {
                 return Ok(false);
             };
             let (k, v) = kv?;
-            let view = checked_view(&k, &v).map_err(|b| codec::corrupted(&k, b))?;
+            let view = self
+                .checked
+                .view(&k, &v)
+                .map_err(|b| codec::corrupted(&k, b))?;
             let sort_key = &k[codec::RUN_PREFIX_BYTES..];
             if self.order == Order::Descending && sort_key <= self.bounds.lo.as_slice() {
                 // Earlier blocks hold only smaller keys.
@@ -238,15 +244,15 @@ impl RunCursor {
 
 // ---- checked blocks ------------------------------------------------------------------
 
-/// Most bytes of block values that [`CHECKED`] holds. While sled's cache holds a
-/// block's node, sled hands out the same allocation for it on every read and an entry
-/// costs no memory of its own; a block that sled dropped and read again is a new
-/// allocation, checked again, and the entry of the old one stays until it is the
+/// Most bytes of block values that one index's [`CheckedBlocks`] holds. While sled's
+/// cache holds a block's node, sled hands out the same allocation for it on every read
+/// and an entry costs no memory of its own; a block that sled dropped and read again is
+/// a new allocation, checked again, and the entry of the old one stays until it is the
 /// oldest (sled's `Arc` does not tell whether sled still holds it). So this bounds the
-/// memory the cache can keep beyond sled's, also after the index is closed.
+/// memory the cache can keep beyond sled's, until the index closes.
 const CHECKED_BYTES_MAX: usize = 32 << 20;
 
-/// Independently locked parts of [`CHECKED`], so concurrent lookups rarely wait.
+/// Independently locked parts of [`CheckedBlocks`], so concurrent lookups rarely wait.
 const CHECKED_SHARDS: usize = 16;
 
 /// One block value whose checksum, header and directory were checked.
@@ -268,43 +274,59 @@ struct CheckedShard {
     bytes: usize,
 }
 
-/// Blocks checked once in this process, found again by the address of their bytes: a
+/// Blocks of one index checked once, found again by the address of their bytes: a
 /// person lookup reads one block per run, and checking a whole 32 KiB block (its CRC
 /// and every directory entry) cost more than the rest of the lookup. Bytes that sled
-/// reads from disk anew are checked anew. Process-wide because a block's identity is
-/// its allocation, whichever index read it.
-static CHECKED: LazyLock<Vec<Mutex<CheckedShard>>> = LazyLock::new(|| {
-    (0..CHECKED_SHARDS)
-        .map(|_| Mutex::new(CheckedShard::default()))
-        .collect()
-});
-
-fn checked_shard(addr: usize) -> &'static Mutex<CheckedShard> {
-    // Allocations are aligned: mix the higher bits in.
-    let h = (addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    &CHECKED[(h >> 59) % CHECKED_SHARDS]
+/// reads from disk anew are checked anew.
+pub(crate) struct CheckedBlocks {
+    shards: Vec<Mutex<CheckedShard>>,
 }
 
-/// A view of block `(key, value)`, checked: by the shape remembered when these same
-/// bytes were checked under the same key, else by checking them now (and remembering).
-fn checked_view<'v>(key: &[u8], value: &'v sled::IVec) -> Result<BlockView<'v>, Bad> {
-    let addr = value.as_ptr() as usize;
-    let shard = checked_shard(addr);
-    let shape = shard.lock().blocks.get(&addr).and_then(|c| {
-        (c.value.as_ptr() == value.as_ptr() && c.value.len() == value.len() && *c.key == *key)
-            .then_some(c.shape)
-    });
-    if let Some(view) = shape.and_then(|s| BlockView::with_shape(value, s)) {
-        return Ok(view);
+impl Default for CheckedBlocks {
+    fn default() -> Self {
+        CheckedBlocks {
+            shards: (0..CHECKED_SHARDS)
+                .map(|_| Mutex::new(CheckedShard::default()))
+                .collect(),
+        }
     }
-    let view = BlockView::open(key, value)?;
-    // A heap value's clone shares its bytes; a small inline one's does not, and can
-    // never be found again by address.
-    let shared = value.clone();
-    if shared.as_ptr() == value.as_ptr() {
-        remember(&mut shard.lock(), addr, shared, key, view.shape());
+}
+
+impl std::fmt::Debug for CheckedBlocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedBlocks").finish_non_exhaustive()
     }
-    Ok(view)
+}
+
+impl CheckedBlocks {
+    fn shard(&self, addr: usize) -> &Mutex<CheckedShard> {
+        // Allocations are aligned: mix the higher bits in.
+        let h = (addr >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        &self.shards[(h >> 59) % CHECKED_SHARDS]
+    }
+
+    /// A view of block `(key, value)`, checked: by the shape remembered when these same
+    /// bytes were checked under the same key, else by checking them now (and
+    /// remembering).
+    pub(crate) fn view<'v>(&self, key: &[u8], value: &'v sled::IVec) -> Result<BlockView<'v>, Bad> {
+        let addr = value.as_ptr() as usize;
+        let shard = self.shard(addr);
+        let shape = shard.lock().blocks.get(&addr).and_then(|c| {
+            (c.value.as_ptr() == value.as_ptr() && c.value.len() == value.len() && *c.key == *key)
+                .then_some(c.shape)
+        });
+        if let Some(view) = shape.and_then(|s| BlockView::with_shape(value, s)) {
+            return Ok(view);
+        }
+        let view = BlockView::open(key, value)?;
+        // A heap value's clone shares its bytes; a small inline one's does not, and can
+        // never be found again by address.
+        let shared = value.clone();
+        if shared.as_ptr() == value.as_ptr() {
+            remember(&mut shard.lock(), addr, shared, key, view.shape());
+        }
+        Ok(view)
+    }
 }
 
 fn remember(
@@ -410,11 +432,10 @@ impl Merge {
             .filter(|r| r.end_id > snap.floor)
             .map(|r| {
                 Source::Run(Box::new(RunCursor::new(
-                    snap.tree.clone(),
+                    snap,
                     r,
                     Arc::clone(&bounds),
                     order,
-                    snap.floor,
                 )))
             })
             .collect();
@@ -774,18 +795,12 @@ fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
     let mut n = 0u64;
     let bounds = Arc::new(bounds.clone());
     for r in snap.runs.iter().filter(|r| r.end_id > snap.floor) {
-        let mut c = RunCursor::new(
-            snap.tree.clone(),
-            r,
-            Arc::clone(&bounds),
-            Order::Ascending,
-            snap.floor,
-        );
+        let mut c = RunCursor::new(snap, r, Arc::clone(&bounds), Order::Ascending);
         while let Some(kv) = c.next_block() {
             let Ok((k, v)) = kv else {
                 break;
             };
-            if let Ok(view) = checked_view(&k, &v) {
+            if let Ok(view) = snap.checked.view(&k, &v) {
                 n += u64::from(view.shape.postings);
             }
         }
@@ -802,6 +817,7 @@ pub(crate) fn estimate_person(snap: &Snapshot, active: &Memtable, person: Person
             floor: snap.floor,
             frozen: snap.frozen.clone(),
             runs: Arc::clone(&snap.runs),
+            checked: Arc::clone(&snap.checked),
         },
         active,
         person,
@@ -885,19 +901,21 @@ mod tests {
     /// (and refused) as if nothing had been remembered.
     #[test]
     fn checked_blocks_are_found_by_their_bytes_only() {
+        let checked = CheckedBlocks::default();
         let (key, value) = block(3, 50);
         let stored = sled::IVec::from(value.clone());
-        let first = checked_view(&key, &stored).map_err(|b| b.what).unwrap();
+        let first = checked.view(&key, &stored).map_err(|b| b.what).unwrap();
         let expected = postings(&first);
         assert_eq!(expected.len(), 150);
         let addr = stored.as_ptr() as usize;
-        let remembered = checked_shard(addr)
+        let remembered = checked
+            .shard(addr)
             .lock()
             .blocks
             .get(&addr)
             .map(|c| c.shape);
         assert_eq!(remembered, Some(first.shape()));
-        let again = checked_view(&key, &stored).map_err(|b| b.what).unwrap();
+        let again = checked.view(&key, &stored).map_err(|b| b.what).unwrap();
         assert_eq!(again.shape(), first.shape());
         assert_eq!(postings(&again), expected);
 
@@ -905,7 +923,7 @@ mod tests {
         let copy = sled::IVec::from(value.clone());
         assert_ne!(copy.as_ptr(), stored.as_ptr());
         assert_eq!(
-            checked_view(&key, &copy).map(|v| postings(&v)).ok(),
+            checked.view(&key, &copy).map(|v| postings(&v)).ok(),
             Some(expected)
         );
 
@@ -913,19 +931,19 @@ mod tests {
         damaged[60] ^= 0x10;
         let damaged = sled::IVec::from(damaged);
         assert_eq!(
-            checked_view(&key, &damaged).err().map(|b| b.what),
+            checked.view(&key, &damaged).err().map(|b| b.what),
             Some("checksum mismatch")
         );
         // Still refused when asked again: a refused block is never remembered.
         assert_eq!(
-            checked_view(&key, &damaged).err().map(|b| b.what),
+            checked.view(&key, &damaged).err().map(|b| b.what),
             Some("checksum mismatch")
         );
 
         let mut moved = key.clone();
         moved[codec::RUN_PREFIX_BYTES] ^= 1;
         assert_eq!(
-            checked_view(&moved, &stored).err().map(|b| b.what),
+            checked.view(&moved, &stored).err().map(|b| b.what),
             Some("checksum mismatch")
         );
     }
