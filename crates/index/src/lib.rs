@@ -336,12 +336,11 @@ impl Mem {
     }
 }
 
-/// What a reader needs: a consistent split between the runs (ids below `checkpoint`)
+/// What a reader needs: a consistent split between the runs (ids below the checkpoint)
 /// and the memtables (ids from it).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub tree: sled::Tree,
-    pub checkpoint: u64,
     pub floor: u64,
     pub frozen: Option<Arc<Memtable>>,
     pub runs: Arc<Vec<Run>>,
@@ -925,7 +924,6 @@ impl Index {
         (
             Snapshot {
                 tree: sled::Tree::clone(&self.db),
-                checkpoint: m.checkpoint,
                 floor: m.floor,
                 frozen: m.frozen.clone(),
                 runs: Arc::clone(&m.runs),

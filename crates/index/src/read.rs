@@ -811,14 +811,7 @@ fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
 pub(crate) fn estimate_person(snap: &Snapshot, active: &Memtable, person: PersonId) -> u64 {
     // Exact: a person's groups are small, and counting them costs one lookup.
     PersonPostings::new(
-        Snapshot {
-            tree: snap.tree.clone(),
-            checkpoint: snap.checkpoint,
-            floor: snap.floor,
-            frozen: snap.frozen.clone(),
-            runs: Arc::clone(&snap.runs),
-            checked: Arc::clone(&snap.checked),
-        },
+        snap.clone(),
         active,
         person,
         IdRange::all(),
