@@ -116,14 +116,7 @@ impl QueryResults {
                 && explain.estimated <= INLINE_ACTIVITIES_MAX;
             if small {
                 let rx = run_inline(&source, &postings, filter, explain, &options)?;
-                return Ok(QueryResults {
-                    rx,
-                    page: Vec::new().into_iter(),
-                    direction,
-                    cursor,
-                    explain: None,
-                    finished: false,
-                });
+                return Ok(QueryResults::reading(rx, direction, cursor));
             }
             explain
         };
@@ -135,14 +128,19 @@ impl QueryResults {
                 path: "actlog-query thread".into(),
                 source,
             })?;
-        Ok(QueryResults {
+        Ok(QueryResults::reading(rx, direction, cursor))
+    }
+
+    /// Results that arrive on `rx`, none read yet.
+    fn reading(rx: mpsc::Receiver<Message>, direction: Direction, cursor: Option<Cursor>) -> Self {
+        QueryResults {
             rx,
             page: Vec::new().into_iter(),
             direction,
             cursor,
             explain: None,
             finished: false,
-        })
+        }
     }
 
     /// Where to resume: after the last activity returned (or where the query started).
