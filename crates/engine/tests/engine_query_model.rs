@@ -530,8 +530,8 @@ fn percentile_us(samples: &mut [u128], p: f64) -> u128 {
 /// `ACTLOG_QUERY_BENCH_DIR=/path` keeps the generated engine there and reuses it on the
 /// next run (the generation time is kept beside it in `/path.now`), so a profiler can
 /// watch the queries alone; `ACTLOG_QUERY_BENCH_ONLY=2` runs one figure (1 to 4);
-/// `ACTLOG_QUERY_BENCH_ROUNDS=5` runs the person figure five times over (each round
-/// with other persons), to tell a process's first lookups from later ones.
+/// `ACTLOG_QUERY_BENCH_ROUNDS=5` runs the person figure (each round with other persons)
+/// and the type figure five times over, to tell a process's first reads from later ones.
 #[test]
 #[ignore = "takes minutes; prints the figures of docs/BENCHMARKS.md"]
 fn query_figures() {
@@ -679,7 +679,7 @@ fn query_figures() {
     }
 
     // 2. A type and a one-day range.
-    if run(2) {
+    for _ in 0..if run(2) { rounds } else { 0 } {
         let mut matches = 0u64;
         let t = Instant::now();
         let mut explain = String::new();
