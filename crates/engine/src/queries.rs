@@ -12,8 +12,8 @@ use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
     ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings,
-    Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan, SmartList,
-    SourceError, ValueSlot,
+    PersonsPostings, Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan,
+    SmartList, SourceError, ValueSlot,
 };
 use parking_lot::Mutex;
 
@@ -761,6 +761,26 @@ impl PostingIndex for EnginePostings<'_> {
                     _ => true,
                 })
                 .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
+        )
+    }
+
+    fn by_persons<'b>(
+        &'b self,
+        persons: &[PersonId],
+        types: Option<&'b [TypeId]>,
+    ) -> PersonsPostings<'b> {
+        Box::new(
+            self.inner
+                .index
+                .persons(persons, self.person_range())
+                .filter(move |p| match (p, types) {
+                    (Ok((_, p)), Some(types)) => types.contains(&p.type_id),
+                    _ => true,
+                })
+                .map(|p| {
+                    p.map(|(person, p)| (person, p.occurred_at_ms, p.id))
+                        .map_err(source_error)
+                }),
         )
     }
 

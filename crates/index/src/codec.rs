@@ -618,6 +618,18 @@ impl<'v> BlockView<'v> {
         &self.body[self.shape.keys_at + start..self.shape.keys_at + end]
     }
 
+    /// About how many postings group `g` holds: the block's count times the group's
+    /// share of the data area's bytes, at least one. Exact for a block of one group;
+    /// postings of one family take similar bytes, so close for the others too.
+    pub fn estimated_postings(&self, g: usize) -> u64 {
+        let start = if g == 0 { 0 } else { self.dir(g - 1).1 };
+        let bytes = self.dir(g).1.saturating_sub(start) as u64;
+        let data_bytes = (self.body.len() - self.shape.data_at).max(1) as u64;
+        (u64::from(self.shape.postings) * bytes)
+            .div_ceil(data_bytes)
+            .max(1)
+    }
+
     /// First group whose key is not `Less` by `cmp`.
     pub fn lower_bound(&self, mut cmp: impl FnMut(&[u8]) -> std::cmp::Ordering) -> usize {
         let (mut lo, mut hi) = (0, self.shape.groups);

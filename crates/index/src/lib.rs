@@ -53,7 +53,7 @@ mod run;
 
 pub use actlog_model::{ActivityId, AttributeId, PersonId, TypeId};
 pub use error::{Error, Family, Result};
-pub use read::{PersonPostings, TypePostings, ValuePostings};
+pub use read::{PersonPostings, PersonsPostings, TypePostings, ValuePostings};
 
 use codec::{Meta, MetaState, Run, FORMAT_VERSION, META_KEY};
 use memtable::Memtable;
@@ -939,6 +939,14 @@ impl Index {
         read::PersonPostings::new(snap, &m.active, person, range, order)
     }
 
+    /// The activities of several persons with ids in `range`, lazily, person by person
+    /// in ascending order (each person's in id order). Many persons are read in one
+    /// forward pass over each run's blocks, instead of one seek per person and run.
+    pub fn persons(&self, persons: &[PersonId], range: IdRange) -> PersonsPostings {
+        let (snap, m) = self.snapshot();
+        read::PersonsPostings::new(snap, &m.active, persons, range)
+    }
+
     /// A type's activities with occurred_at in `time`, in (occurred_at, id) order.
     pub fn by_type(&self, type_id: TypeId, time: TimeRange, order: Order) -> TypePostings {
         let (snap, m) = self.snapshot();
@@ -985,8 +993,8 @@ impl Index {
         read::estimate_person(&snap, &m.active, person)
     }
 
-    /// About how many activities of a type fall in `time` (postings of overlapping
-    /// blocks: never fewer than the answer).
+    /// About how many activities of a type fall in `time` (the blocks at the range's
+    /// ends count whole).
     pub fn estimate_type(&self, type_id: TypeId, time: TimeRange) -> u64 {
         let (snap, m) = self.snapshot();
         read::estimate_type(&snap, &m.active, type_id, time)

@@ -47,6 +47,17 @@ impl Bounds {
         }
     }
 
+    /// Whether every posting of group `g` lies inside the range, so that none needs
+    /// checking on its own.
+    fn holds_group(&self, g: &[u8]) -> bool {
+        let pb = self.pos_bytes();
+        cmp_concat(g, &[0u8; 16][..pb], &self.lo) != Ordering::Less
+            && self
+                .hi
+                .as_ref()
+                .is_none_or(|hi| cmp_concat(g, &[0xff; 16][..pb], hi) == Ordering::Less)
+    }
+
     /// Whether posting `p` of group `g` sorts below the range's end.
     fn below_hi(&self, g: &[u8], p: &Post) -> bool {
         let pos = codec::pos_of(self.family, p);
@@ -219,7 +230,12 @@ impl RunCursor {
                     .map_err(|e| codec::corrupted(&k, e))?;
                 reaches_hi |= posts.last().is_some_and(|p| !b.below_hi(key, p));
                 let floor = self.floor;
-                posts.retain(|p| p.id >= floor && b.contains(key, p));
+                if !b.holds_group(key) {
+                    posts.retain(|p| b.contains(key, p));
+                }
+                if view.shape.min_id < floor {
+                    posts.retain(|p| p.id >= floor);
+                }
                 if !posts.is_empty() {
                     if self.order == Order::Descending {
                         posts.reverse();
@@ -412,7 +428,9 @@ impl Source {
 }
 
 /// A lazy merge of sources by sort key; with `sequential`, the sources are already in
-/// output order and are drained one after the other.
+/// output order and are drained one after the other: true when the range holds one
+/// group whose positions are ids (a person, one value), since runs tile the ids in
+/// increasing order and the memtable holds the newest.
 #[derive(Debug)]
 struct Merge {
     family: u8,
@@ -423,7 +441,13 @@ struct Merge {
 }
 
 impl Merge {
-    fn new(snap: &Snapshot, mem: Vec<(Arc<[u8]>, Post)>, bounds: Bounds, order: Order) -> Self {
+    fn new(
+        snap: &Snapshot,
+        mem: Vec<(Arc<[u8]>, Post)>,
+        bounds: Bounds,
+        order: Order,
+        sequential: bool,
+    ) -> Self {
         let family = bounds.family;
         let bounds = Arc::new(bounds);
         let mut runs: Vec<Source> = snap
@@ -454,7 +478,7 @@ impl Merge {
         Merge {
             family,
             order,
-            sequential: family == codec::FAMILY_PERSON,
+            sequential,
             sources,
             failed: false,
         }
@@ -605,7 +629,7 @@ impl PersonPostings {
             }
         }
         sort_items(&mut mem, bounds.family, order);
-        PersonPostings(Merge::new(&snap, mem, bounds, order))
+        PersonPostings(Merge::new(&snap, mem, bounds, order, true))
     }
 }
 
@@ -620,6 +644,257 @@ impl Iterator for PersonPostings {
                 occurred_at_ms: p.occ,
             })
         })
+    }
+}
+
+/// Fewer persons than this are looked up one by one by [`PersonsPostings`]: a walk
+/// reads every block between the first and the last person of each run, a lookup
+/// seeks once per run.
+const PERSONS_WALK_MIN: usize = 16;
+
+/// Lazy iterator over the postings of several persons, person by person in ascending
+/// order, each person's in id order; see [`Index::persons`](crate::Index::persons).
+#[derive(Debug)]
+pub struct PersonsPostings {
+    persons: Vec<u64>,
+    range: IdRange,
+    /// The person whose postings `current` holds: `persons[next - 1]`.
+    next: usize,
+    current: Vec<Post>,
+    at: usize,
+    how: PersonsHow,
+    failed: bool,
+}
+
+#[derive(Debug)]
+enum PersonsHow {
+    /// One lookup per person (few persons).
+    Each(Snapshot, Vec<(u64, Post)>),
+    /// One forward walk per run.
+    Walk(Vec<PersonWalk>, Vec<(u64, Post)>),
+}
+
+impl PersonsPostings {
+    pub(crate) fn new(
+        snap: Snapshot,
+        active: &Memtable,
+        persons: &[PersonId],
+        range: IdRange,
+    ) -> Self {
+        let mut persons: Vec<u64> = persons.iter().map(|p| p.get()).collect();
+        persons.sort_unstable();
+        persons.dedup();
+        // The memtables' postings of every person, in (person, id) order.
+        let mut mem: Vec<(u64, Post)> = Vec::new();
+        for m in memtables(&snap, active) {
+            for &p in &persons {
+                for doc in m.person_docs(p) {
+                    let id = m.id_of(doc);
+                    if id < snap.floor.max(range.start.get()) {
+                        break;
+                    }
+                    if id < range.end.get() {
+                        mem.push((p, m.post(codec::FAMILY_PERSON, doc)));
+                    }
+                }
+            }
+        }
+        mem.sort_unstable_by_key(|(p, post)| (*p, post.id));
+        let how = if persons.len() < PERSONS_WALK_MIN {
+            PersonsHow::Each(snap, mem)
+        } else {
+            let walks = snap
+                .runs
+                .iter()
+                .filter(|r| r.end_id > snap.floor)
+                .map(|r| PersonWalk::new(&snap, r))
+                .collect();
+            PersonsHow::Walk(walks, mem)
+        };
+        PersonsPostings {
+            persons,
+            range,
+            next: 0,
+            current: Vec::new(),
+            at: 0,
+            how,
+            failed: false,
+        }
+    }
+
+    /// Reads the next person's postings into `current`; `false` when none is left.
+    fn load_next(&mut self) -> Result<bool> {
+        let Some(&person) = self.persons.get(self.next) else {
+            return Ok(false);
+        };
+        self.next += 1;
+        self.current.clear();
+        self.at = 0;
+        let last = self.persons.last().copied().unwrap_or(person);
+        let mem = match &mut self.how {
+            PersonsHow::Each(snap, mem) => {
+                let bounds = person_bounds(PersonId(person), self.range, snap.floor);
+                let mut merge = Merge::new(snap, Vec::new(), bounds, Order::Ascending, true);
+                while let Some(p) = merge.next_post() {
+                    self.current.push(p?);
+                }
+                mem
+            }
+            PersonsHow::Walk(walks, mem) => {
+                for w in walks.iter_mut() {
+                    w.postings(person, last, self.range, &mut self.current)?;
+                }
+                mem
+            }
+        };
+        // The memtables hold the newest ids: after every run's.
+        let from = mem.partition_point(|(p, _)| *p < person);
+        let to = mem.partition_point(|(p, _)| *p <= person);
+        self.current
+            .extend(mem[from..to].iter().map(|(_, post)| *post));
+        debug_assert!(self.current.windows(2).all(|w| w[0].id < w[1].id));
+        Ok(true)
+    }
+}
+
+impl Iterator for PersonsPostings {
+    type Item = Result<(PersonId, PersonPosting)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some(p) = self.current.get(self.at) {
+                self.at += 1;
+                let person = PersonId(self.persons[self.next - 1]);
+                return Some(Ok((
+                    person,
+                    PersonPosting {
+                        id: ActivityId(p.id),
+                        type_id: TypeId(p.aux as u32),
+                        occurred_at_ms: p.occ,
+                    },
+                )));
+            }
+            match self.load_next() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// One run's by-person blocks read forward, for persons asked in ascending order.
+#[derive(Debug)]
+struct PersonWalk {
+    tree: sled::Tree,
+    checked: Arc<CheckedBlocks>,
+    run: u64,
+    floor: u64,
+    /// Blocks after `next`, up to the last person's; opened by the first person.
+    iter: Option<SledIter>,
+    /// The block that holds the postings at the walk's position.
+    block: Option<(sled::IVec, sled::IVec)>,
+    /// The block after it, read ahead: where `block`'s sort keys end.
+    ahead: Option<(sled::IVec, sled::IVec)>,
+}
+
+impl PersonWalk {
+    fn new(snap: &Snapshot, run: &Run) -> Self {
+        PersonWalk {
+            tree: snap.tree.clone(),
+            checked: Arc::clone(&snap.checked),
+            run: run.id,
+            floor: snap.floor,
+            iter: None,
+            block: None,
+            ahead: None,
+        }
+    }
+
+    fn key(&self, person: u64, id: u64) -> Vec<u8> {
+        let mut sort_key = codec::person_group(person).to_vec();
+        sort_key.extend_from_slice(&id.to_be_bytes());
+        codec::block_key(codec::FAMILY_PERSON, self.run, &sort_key)
+    }
+
+    fn step(&mut self) -> Result<()> {
+        self.block = self.ahead.take();
+        if let Some(iter) = &mut self.iter {
+            self.ahead = iter.0.next().transpose()?;
+        }
+        Ok(())
+    }
+
+    /// Appends `person`'s postings of this run with ids in `range` to `out`; `last` is
+    /// the greatest person the walk will be asked for.
+    fn postings(
+        &mut self,
+        person: u64,
+        last: u64,
+        range: IdRange,
+        out: &mut Vec<Post>,
+    ) -> Result<()> {
+        let lo = self.key(person, range.start.get().max(self.floor));
+        let hi = self.key(person, range.end.get());
+        if self.iter.is_none() {
+            // The block holding `lo` starts at or before it; the walk ends with the
+            // block holding the last person's postings.
+            let prefix = codec::run_prefix(codec::FAMILY_PERSON, self.run).to_vec();
+            let start = match self.tree.range(prefix.clone()..=lo.clone()).next_back() {
+                Some(kv) => kv?.0.to_vec(),
+                None => prefix,
+            };
+            let end = self.key(last, range.end.get());
+            let mut iter = SledIter(self.tree.range(start..end));
+            self.ahead = iter.0.next().transpose()?;
+            self.iter = Some(iter);
+            self.step()?;
+        }
+        // Skip the blocks that end at or before `lo`: those whose successor starts there.
+        while self.ahead.as_ref().is_some_and(|(k, _)| k[..] <= lo[..]) {
+            self.step()?;
+        }
+        let group = codec::person_group(person);
+        loop {
+            let Some((k, v)) = &self.block else {
+                return Ok(());
+            };
+            if k[..] >= hi[..] {
+                return Ok(());
+            }
+            let view = self
+                .checked
+                .view(k, v)
+                .map_err(|b| codec::corrupted(k, b))?;
+            if view.shape.max_id >= self.floor {
+                let g = view.lower_bound(|key| key.cmp(&group[..]));
+                if g < view.groups() && view.group_key(g) == group {
+                    let start = out.len();
+                    view.decode_group(g, out)
+                        .map_err(|e| codec::corrupted(k, e))?;
+                    let ids = self.floor.max(range.start.get())..range.end.get();
+                    let mut kept = start;
+                    for i in start..out.len() {
+                        if ids.contains(&out[i].id) {
+                            out[kept] = out[i];
+                            kept += 1;
+                        }
+                    }
+                    out.truncate(kept);
+                }
+            }
+            // The person's group may go on in the next block.
+            match &self.ahead {
+                Some((next, _)) if next[..] < hi[..] => self.step()?,
+                _ => return Ok(()),
+            }
+        }
     }
 }
 
@@ -663,7 +938,8 @@ impl TypePostings {
         } else {
             Vec::new()
         };
-        let mut merge = Merge::new(&snap, mem, bounds, order);
+        // Positions are (occurred_at, id): runs overlap in time.
+        let mut merge = Merge::new(&snap, mem, bounds, order, false);
         if time.start_ms >= time.end_ms {
             merge.sources.clear();
         }
@@ -736,7 +1012,8 @@ impl ValuePostings {
             return ValuePostings(None);
         };
         let mem = value_mem_items(&snap, active, &bounds, order);
-        ValuePostings(Some(Merge::new(&snap, mem, bounds, order)))
+        let one_value = matches!(key, KeyRange::Exact(_));
+        ValuePostings(Some(Merge::new(&snap, mem, bounds, order, one_value)))
     }
 }
 
@@ -788,9 +1065,9 @@ impl Iterator for ValuePostings {
 
 // ---- estimates -----------------------------------------------------------------------
 
-/// Postings of the blocks of `snap`'s runs that overlap `bounds` (whole blocks: an
-/// over-estimate), plus the matching memtable postings. Damaged blocks count as empty:
-/// reads and verify() report them.
+/// Postings of the groups in `bounds` of the blocks of `snap`'s runs (a group that
+/// crosses a bound counts whole; see [`BlockView::estimated_postings`]). Damaged blocks
+/// count as empty: reads and verify() report them.
 fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
     let mut n = 0u64;
     let bounds = Arc::new(bounds.clone());
@@ -801,7 +1078,12 @@ fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
                 break;
             };
             if let Ok(view) = snap.checked.view(&k, &v) {
-                n += u64::from(view.shape.postings);
+                // Only the groups in range: a value block holds many values' groups.
+                let mut g = view.lower_bound(|g| bounds.group_cmp(g));
+                while g < view.groups() && bounds.group_cmp(view.group_key(g)) == Ordering::Equal {
+                    n += view.estimated_postings(g);
+                    g += 1;
+                }
             }
         }
     }

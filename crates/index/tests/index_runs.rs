@@ -7,7 +7,7 @@ mod common;
 
 use actlog_index::{Index, IndexOptions, IndexState};
 use actlog_model::ActivityId;
-use common::{add, check, Doc, Gen};
+use common::{add, check, check_persons, Doc, Gen};
 
 fn options() -> IndexOptions {
     IndexOptions {
@@ -196,4 +196,56 @@ fn a_held_index_refuses_a_second_open_after_a_bounded_wait() {
         .recv_timeout(std::time::Duration::from_secs(30))
         .unwrap();
     reopen.join().unwrap().unwrap();
+}
+
+/// Many persons over several runs, small blocks, a floor and a memtable tail: the walk
+/// over each run's blocks gives what one lookup per person gives.
+#[test]
+fn persons_walked_together_equal_brute_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (index, _) = Index::open(&path, options()).unwrap();
+    let mut g = Gen(23);
+    let docs: Vec<Doc> = (0..3_000)
+        .map(|id| {
+            let mut d = g.doc(id);
+            // Mostly one posting per person and block, some persons with many.
+            d.person = if g.below(4) == 0 {
+                g.below(6)
+            } else {
+                g.below(400)
+            };
+            d
+        })
+        .collect();
+    for (i, chunk) in docs.chunks(500).enumerate() {
+        add(&index, chunk);
+        if i < 5 {
+            index.flush().unwrap();
+        }
+    }
+    for floor in [0, 700] {
+        if floor > 0 {
+            index.set_floor(ActivityId(floor)).unwrap();
+        }
+        let live: Vec<&Doc> = docs.iter().filter(|d| d.id >= floor).collect();
+        for asked in [
+            (0..400).collect::<Vec<u64>>(),
+            (0..400).step_by(37).collect(),
+            vec![
+                399, 0, 7, 7, 5, 250, 251, 252, 253, 254, 255, 256, 257, 258, 259, 260, 1_000,
+            ],
+            vec![5, 2],
+        ] {
+            for range in [
+                actlog_index::IdRange::all(),
+                actlog_index::IdRange {
+                    start: ActivityId(600),
+                    end: ActivityId(2_600),
+                },
+            ] {
+                check_persons(&index, &live, &asked, range);
+            }
+        }
+    }
 }

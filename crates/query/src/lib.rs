@@ -51,8 +51,8 @@ pub use exec::{
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{
     candidate_plans, choose_plan, execute, key_spans, query, Explain, KeySpan, PersonPostings,
-    Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot, FETCH_BATCH_FIRST,
-    FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
+    PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
+    FETCH_BATCH_FIRST, FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
 };
 pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
 pub use smart::{

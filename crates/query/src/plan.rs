@@ -25,6 +25,11 @@ pub type Postings<'a> = Box<dyn Iterator<Item = Result<(i64, ActivityId), Source
 /// The persons of a type's postings, one item per activity.
 pub type PersonPostings<'a> = Box<dyn Iterator<Item = Result<PersonId, SourceError>> + 'a>;
 
+/// Postings of several persons: (person, occurred_at_ms, id), persons ascending, each
+/// person's in id order.
+pub type PersonsPostings<'a> =
+    Box<dyn Iterator<Item = Result<(PersonId, i64, ActivityId), SourceError>> + 'a>;
+
 /// Most postings a primary-value or attribute plan holds in memory to sort them by
 /// time (16 bytes each, so 64 MiB); a value path whose estimate is larger is not
 /// offered, so a broad range such as `primary > ""` falls back to another path.
@@ -232,6 +237,22 @@ pub trait PostingIndex: Send + Sync {
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64;
     /// A person's activities of `types` (every type when `None`), in id order.
     fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_>;
+    /// The activities of `types` (every type when `None`) of each of `persons` (in any
+    /// order), persons ascending, each person's in id order. An index reads many
+    /// persons together in one pass; the default looks each one up.
+    fn by_persons<'a>(
+        &'a self,
+        persons: &[PersonId],
+        types: Option<&'a [TypeId]>,
+    ) -> PersonsPostings<'a> {
+        let mut persons = persons.to_vec();
+        persons.sort_unstable();
+        persons.dedup();
+        Box::new(persons.into_iter().flat_map(move |p| {
+            self.by_person(p, types)
+                .map(move |r| r.map(|(occurred_at_ms, id)| (p, occurred_at_ms, id)))
+        }))
+    }
     /// About how many activities a person has.
     fn estimate_person(&self, person: PersonId) -> u64;
     /// The data type of `slot`'s values in `type_id` when the index holds them (a

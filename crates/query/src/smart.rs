@@ -355,22 +355,32 @@ fn did_within(
     let window = did.min_ms..=did.max_ms;
     let mut out = RoaringTreemap::new();
     let mut ids: Vec<ActivityId> = Vec::new();
-    for person in persons {
-        let mut n = 0u32;
-        for posting in index.by_person(PersonId(person), Some(&types)) {
-            let (occurred_at_ms, id) = posting?;
-            if !window.contains(&occurred_at_ms) || id >= end {
-                continue;
-            }
-            match did.filter {
-                None => n += 1,
-                Some(_) => ids.push(id),
+    let asked: Vec<PersonId> = persons.iter().map(PersonId).collect();
+    // Postings come person by person: count each person's run.
+    let mut run: Option<(PersonId, u32)> = None;
+    let close = |run: Option<(PersonId, u32)>, out: &mut RoaringTreemap| {
+        if let Some((person, n)) = run {
+            if did.filter.is_none() && n >= did.at_least {
+                out.insert(person.get());
             }
         }
-        if did.filter.is_none() && n >= did.at_least {
-            out.insert(person);
+    };
+    for posting in index.by_persons(&asked, Some(&types)) {
+        let (person, occurred_at_ms, id) = posting?;
+        if run.is_none_or(|(p, _)| p != person) {
+            close(run.take(), &mut out);
+            run = Some((person, 0));
+        }
+        if !window.contains(&occurred_at_ms) || id >= end {
+            continue;
+        }
+        if did.filter.is_some() {
+            ids.push(id);
+        } else if let Some((_, n)) = &mut run {
+            *n += 1;
         }
     }
+    close(run, &mut out);
     if did.filter.is_some() {
         ids.sort_unstable();
         ids.dedup();
