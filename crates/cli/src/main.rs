@@ -225,13 +225,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reindex => {
             let engine = open(&data)?;
             let bar = progress::bar("reindexing", 0);
+            let started = std::time::Instant::now();
             engine.reindex(Some(&|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             }))?;
+            let secs = started.elapsed().as_secs_f64();
             bar.finish_and_clear();
             let stats = engine.stats()?;
-            eprintln!("reindexed {} activities", stats.activities);
+            eprintln!(
+                "reindexed {} activities in {secs:.2} s ({:.0} activities/s)",
+                stats.activities,
+                stats.activities as f64 / secs.max(1e-9)
+            );
             finish(engine, ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo::run(&data, args),
