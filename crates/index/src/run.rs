@@ -11,6 +11,24 @@ use crate::memtable::Memtable;
 /// lookup reads costs a few microseconds to check.
 pub(crate) const BLOCK_BYTES_TARGET: usize = 32 << 10;
 
+/// Block size of the by-person family, whose lookups read one block per run. sled keeps
+/// up to 16 keys in a leaf node and writes a node larger than a quarter of its 512 KiB
+/// segment as a file of its own: sixteen 32 KiB blocks made every node such a file of
+/// about 500 KiB, which a lookup that missed sled's cache opened and read whole (the
+/// p99 of a person's latest 100 was 260-310 us). Nodes of 8 KiB blocks stay inside
+/// the segments and a miss reads a quarter as much (p99 110-130 us), for about 2 more
+/// bytes per activity on disk after a bulk load (docs/BENCHMARKS.md).
+pub(crate) const PERSON_BLOCK_BYTES_TARGET: usize = 8 << 10;
+
+/// Bytes at which a block of `family` is sealed.
+fn block_bytes_target(family: u8) -> usize {
+    if family == codec::FAMILY_PERSON {
+        PERSON_BLOCK_BYTES_TARGET
+    } else {
+        BLOCK_BYTES_TARGET
+    }
+}
+
 /// Writes the blocks of one run, family by family, with plain sled inserts: blocks of a
 /// run that no meta record names are garbage and deleted on open.
 #[derive(Debug)]
@@ -19,6 +37,8 @@ pub(crate) struct RunWriter<'t> {
     run: u64,
     block_postings_max: usize,
     builder: BlockBuilder,
+    /// Encoded bytes at which `builder`'s block is sealed.
+    block_bytes: usize,
     /// Key of the group open in `builder`.
     group: Vec<u8>,
     pub postings: u64,
@@ -34,6 +54,7 @@ impl<'t> RunWriter<'t> {
             run,
             block_postings_max: block_postings_max.max(1),
             builder: BlockBuilder::new(codec::FAMILY_PERSON),
+            block_bytes: block_bytes_target(codec::FAMILY_PERSON),
             group: Vec::new(),
             postings: 0,
             blocks: 0,
@@ -50,6 +71,7 @@ impl<'t> RunWriter<'t> {
     pub fn family(&mut self, family: u8) -> Result<()> {
         self.cut()?;
         self.builder = BlockBuilder::new(family);
+        self.block_bytes = block_bytes_target(family);
         self.builder.set_rate(self.rate);
         self.group.clear();
         Ok(())
@@ -71,7 +93,7 @@ impl<'t> RunWriter<'t> {
     /// Appends one posting; calls come in (group, position) order.
     pub fn push(&mut self, group: &[u8], p: &Post) -> Result<()> {
         if self.builder.postings() as usize >= self.block_postings_max
-            || self.builder.bytes() >= BLOCK_BYTES_TARGET
+            || self.builder.bytes() >= self.block_bytes
         {
             self.cut()?;
         }
@@ -90,7 +112,7 @@ impl<'t> RunWriter<'t> {
         let mut open = false;
         for p in posts {
             if self.builder.postings() as usize >= self.block_postings_max
-                || self.builder.bytes() >= BLOCK_BYTES_TARGET
+                || self.builder.bytes() >= self.block_bytes
             {
                 self.cut()?;
                 open = false;
