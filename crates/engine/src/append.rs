@@ -33,6 +33,9 @@ pub(crate) fn append_batch(inner: &Inner, items: Vec<NewActivity>) -> Result<Vec
             max,
         });
     }
+    if items.iter().any(|item| item.idempotency_key.is_some()) {
+        inner.dedupe.ensure_loaded(&inner.activities)?;
+    }
     let catalog = inner.catalog.snapshot();
     let record_bytes_max = inner.options.record_bytes_max as usize;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];

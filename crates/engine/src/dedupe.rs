@@ -2,8 +2,10 @@
 //!
 //! A retried append carries the same key as the first attempt; if the key is still in the
 //! window, the retry is skipped and reports the original id. The window holds the keys of
-//! the last `window_records` activities (by id), so memory is bounded by the option, and
-//! it is rebuilt on open by reading that many records back from the end of the log.
+//! the last `window_records` activities (by id), so memory is bounded by the option. It is
+//! read back from the end of the log by the first append that carries a key
+//! ([`DedupeWindow::ensure_loaded`]), not by open: reading a million records cost about a
+//! second, which every open paid, also one that only reads or appends without keys.
 //!
 //! Two concurrent appends with the same key must not both be recorded, so a key is first
 //! *reserved* (pending) under the lock, the batch is written without the lock held (so
@@ -12,10 +14,14 @@
 //! it to resolve.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Condvar, Mutex};
 
-use actlog_model::ActivityId;
+use actlog_log::{Log, Offset};
+use actlog_model::{codec, ActivityId};
+
+use crate::error::{Error, Result};
 
 /// What the window says about a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +53,9 @@ pub(crate) struct DedupeWindow {
     window_records: u64,
     state: Mutex<State>,
     resolved: Condvar,
+    /// Whether the keys of the log's records are in `state`; set once, under `loading`.
+    loaded: AtomicBool,
+    loading: Mutex<()>,
 }
 
 impl DedupeWindow {
@@ -55,12 +64,61 @@ impl DedupeWindow {
             window_records,
             state: Mutex::new(State::default()),
             resolved: Condvar::new(),
+            loaded: AtomicBool::new(false),
+            loading: Mutex::new(()),
         }
     }
 
-    /// How many trailing records of the log the window covers.
-    pub(crate) fn window_records(&self) -> u64 {
-        self.window_records
+    /// Reads the keys of the newest `window_records` records of `log` into the window,
+    /// the first time it is called; an append calls it before it looks a key up.
+    ///
+    /// Appends that carry keys wait here until the keys are read, so none is reserved or
+    /// recorded before them; appends without keys may run meanwhile and add records past
+    /// the end read, which hold no keys. A record that does not decode is an error, and
+    /// the next call reads again (an engine whose window holds damage records no keyed
+    /// activity until it is repaired, but reads and appends without keys go on).
+    ///
+    /// # Errors
+    ///
+    /// The log's read error, or [`Error::Decode`] naming the record.
+    pub(crate) fn ensure_loaded(&self, log: &Log) -> Result<()> {
+        if self.loaded.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _loading = self.loading.lock();
+        if self.loaded.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let end = log.next_offset().0;
+        let from = end
+            .saturating_sub(self.window_records)
+            .max(log.first_offset().0);
+        let mut records = log
+            .iter_range(Offset(from), Offset(end))
+            .map_err(Error::activities)?;
+        let mut keys: Vec<(ActivityId, String)> = Vec::new();
+        while let Some(record) = records.next_ref() {
+            let record = record.map_err(Error::activities)?;
+            let id = ActivityId(record.offset.0);
+            // Decoded in place: only the keys are copied out.
+            let activity = codec::decode_activity_view(id, record.payload)
+                .map_err(|source| Error::Decode { id, source })?;
+            if let Some(key) = activity.idempotency_key {
+                keys.push((id, key.to_owned()));
+            }
+        }
+        let mut state = self.state.lock();
+        debug_assert!(
+            state.order.is_empty(),
+            "keys recorded before the window was read"
+        );
+        for (id, key) in keys {
+            state.keys.insert(key.clone(), Slot::Recorded(id));
+            state.order.push_back((id, key));
+        }
+        drop(state);
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Looks a key up and reserves it when new, without waiting: a key that another append
@@ -124,13 +182,6 @@ impl DedupeWindow {
         }
         drop(state);
         self.resolved.notify_all();
-    }
-
-    /// Adds a key read back from the log while opening.
-    pub(crate) fn load(&self, key: String, id: ActivityId) {
-        let mut state = self.state.lock();
-        state.keys.insert(key.clone(), Slot::Recorded(id));
-        state.order.push_back((id, key));
     }
 
     /// Forgets keys of ids below `first_kept`.

@@ -130,7 +130,6 @@ impl Engine {
         }
 
         let dedupe = DedupeWindow::new(options.dedupe_window_records);
-        load_dedupe_window(&activities, &dedupe)?;
 
         let indexer = Indexer::start(
             Arc::clone(&activities),
@@ -469,26 +468,4 @@ fn resolve(catalog: &Catalog, r: &TypeRef) -> actlog_model::Result<actlog_model:
             .map(|t| t.id())
             .ok_or_else(|| actlog_model::Error::UnknownTypeName(name.clone())),
     }
-}
-
-/// Rebuilds the idempotency window from the tail of the log.
-fn load_dedupe_window(log: &Log, dedupe: &DedupeWindow) -> Result<()> {
-    let end = log.next_offset().0;
-    let from = end
-        .saturating_sub(dedupe.window_records())
-        .max(log.first_offset().0);
-    let mut records = log
-        .iter_range(Offset(from), Offset(end))
-        .map_err(Error::activities)?;
-    while let Some(record) = records.next_ref() {
-        let record = record.map_err(Error::activities)?;
-        let id = ActivityId(record.offset.0);
-        // Decoded in place: only the keys are copied out.
-        let activity = codec::decode_activity_view(id, record.payload)
-            .map_err(|source| Error::Decode { id, source })?;
-        if let Some(key) = activity.idempotency_key {
-            dedupe.load(key.to_owned(), id);
-        }
-    }
-    Ok(())
 }

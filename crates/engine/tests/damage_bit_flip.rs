@@ -107,8 +107,9 @@ fn a_flip_in_a_sealed_segment_is_reported_and_its_record_never_read_as_good() {
     // A payload byte of the fifth record.
     flip(first, starts[victim] + 30, 3);
 
-    // Open reads back the idempotency window (the newest `dedupe_window_records`); damage
-    // inside it makes open refuse (see the next test), so keep the window short of it.
+    // A keyed append reads back the idempotency window (the newest
+    // `dedupe_window_records`); damage inside it refuses keyed appends (see the next
+    // test), so keep the window short of it.
     let engine = Engine::open(
         dir.path(),
         Options {
@@ -117,6 +118,8 @@ fn a_flip_in_a_sealed_segment_is_reported_and_its_record_never_read_as_good() {
         },
     )
     .unwrap();
+    let keyed = webinar(1, T0, "w", 10).idempotency_key("after-the-damage");
+    assert!(engine.append_batch(vec![keyed]).unwrap()[0].id().is_some());
     let report = engine.verify().unwrap();
     assert!(!report.is_clean());
     assert_eq!(report.activities.damage.len(), 1, "{report:?}");
@@ -173,19 +176,31 @@ fn a_flip_in_a_sealed_segment_is_reported_and_its_record_never_read_as_good() {
 }
 
 #[test]
-fn a_flip_in_a_sealed_segment_inside_the_idempotency_window_makes_open_refuse_naming_it() {
-    let (dir, _all) = populated();
+fn a_flip_inside_the_idempotency_window_refuses_keyed_appends_naming_it() {
+    let (dir, all) = populated();
     let first = &segments(dir.path(), "activities", "log")[0];
     let bytes = std::fs::read(first).unwrap();
     let starts = frame_starts(&bytes);
     flip(first, starts[2] + 40, 6);
-    let err = Engine::open(dir.path(), options()).unwrap_err();
-    let message = err.to_string();
-    assert!(message.contains(&first.display().to_string()), "{message}");
-    assert!(
-        message.contains(&format!("byte {}", starts[2])),
-        "{message}"
-    );
+    // Open does not read the window: reads and appends without keys go on.
+    let engine = Engine::open(dir.path(), options()).unwrap();
+    assert_eq!(engine.get(all[250].id).unwrap().as_ref(), Some(&all[250]));
+    let plain = webinar(1, T0, "w", 10);
+    assert!(engine.append_batch(vec![plain]).unwrap()[0].id().is_some());
+    // An append with a key needs the window, which holds the damage: refused, naming the
+    // file and byte, each time, and nothing is recorded.
+    let next = engine.stats().unwrap().activities;
+    for _ in 0..2 {
+        let keyed = webinar(1, T0, "w", 10).idempotency_key("k");
+        let message = engine.append_batch(vec![keyed]).unwrap_err().to_string();
+        assert!(message.contains(&first.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("byte {}", starts[2])),
+            "{message}"
+        );
+    }
+    assert_eq!(engine.stats().unwrap().activities, next);
+    engine.close().unwrap();
 }
 
 #[test]

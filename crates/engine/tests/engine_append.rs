@@ -135,7 +135,10 @@ fn idempotent_retries_report_the_original_id_also_after_reopen() {
     assert_eq!(retry, vec![Outcome::Duplicate { id: ActivityId(1) }]);
     engine.close().unwrap();
 
+    // The window is read back by the first append with a key, after appends without.
     let engine = open(dir.path());
+    let plain = engine.append_batch(vec![webinar(4, T0, "d", 1)]).unwrap();
+    assert_eq!(plain, vec![Outcome::Added { id: ActivityId(2) }]);
     let retry = engine
         .append_batch(vec![
             webinar(1, T0, "a", 1).idempotency_key("k1"),
@@ -146,9 +149,49 @@ fn idempotent_retries_report_the_original_id_also_after_reopen() {
         retry,
         vec![
             Outcome::Duplicate { id: ActivityId(0) },
-            Outcome::Added { id: ActivityId(2) },
+            Outcome::Added { id: ActivityId(3) },
         ]
     );
+    let again = engine
+        .append_batch(vec![webinar(9, T0, "new", 1).idempotency_key("k9")])
+        .unwrap();
+    assert_eq!(again, vec![Outcome::Duplicate { id: ActivityId(3) }]);
+}
+
+/// Keyed appends from many threads on a reopened engine: one reads the window back,
+/// the others wait for it, and every retry of an old key is a duplicate.
+#[test]
+fn concurrent_first_keyed_appends_all_see_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    let items = (0..200)
+        .map(|i| webinar(i, T0, "a", 1).idempotency_key(format!("k{i}")))
+        .collect();
+    engine.append_batch(items).unwrap();
+    engine.close().unwrap();
+    let engine = std::sync::Arc::new(open(dir.path()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let engine = std::sync::Arc::clone(&engine);
+            std::thread::spawn(move || {
+                let items = (0..50)
+                    .map(|i| {
+                        let k = t * 50 + i;
+                        webinar(k, T0, "a", 1).idempotency_key(format!("k{k}"))
+                    })
+                    .collect();
+                engine.append_batch(items).unwrap()
+            })
+        })
+        .collect();
+    for (t, handle) in threads.into_iter().enumerate() {
+        for (i, outcome) in handle.join().unwrap().into_iter().enumerate() {
+            let id = ActivityId((t * 50 + i) as u64);
+            assert_eq!(outcome, Outcome::Duplicate { id });
+        }
+    }
+    assert_eq!(engine.next_id(), ActivityId(200));
 }
 
 #[test]
