@@ -916,6 +916,7 @@ impl Index {
             runs: Vec::new(),
             next_run: 0,
             job: None,
+            writing: None,
         }
     }
 
@@ -1142,6 +1143,8 @@ pub struct BulkLoader<'a> {
     next_run: u64,
     /// The previous run, being written on a background thread while adds go on.
     job: Option<std::thread::JoinHandle<Result<Run>>>,
+    /// The memtable `job` writes, filled again once the job is done.
+    writing: Option<Arc<Memtable>>,
 }
 
 impl BulkLoader<'_> {
@@ -1209,8 +1212,16 @@ impl BulkLoader<'_> {
         };
         let ix = self.index;
         let end = mem.end_id;
-        self.mem = Some(Memtable::new(end));
         self.join_job()?;
+        // The table the finished job wrote, emptied, holds the next postings.
+        let next = match self.writing.take().map(Arc::try_unwrap) {
+            Some(Ok(mut spare)) => {
+                spare.reset(end);
+                spare
+            }
+            _ => Memtable::new(end),
+        };
+        self.mem = Some(next);
         if mem.is_empty() {
             return Ok(());
         }
@@ -1228,6 +1239,7 @@ impl BulkLoader<'_> {
                 });
             if let Ok(handle) = spawned {
                 self.job = Some(handle);
+                self.writing = Some(mem);
                 return Ok(());
             }
         }
