@@ -8,7 +8,8 @@
 //! matches of segments read but not yet drained are held in memory.
 
 use crate::error::{Error, Result};
-use crate::resolve::{matches, ResolvedFilter};
+use crate::resolve::{matches, matches_view, ResolvedFilter};
+use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, PersonId, TypeId};
 use std::cell::Cell;
 use std::cmp::{Ordering, Reverse};
@@ -68,6 +69,16 @@ impl ActivityHeader {
             occurred_at_ms: activity.occurred_at_ms,
         }
     }
+
+    /// The header of an activity decoded in place.
+    pub fn of_view(view: &ActivityView<'_>) -> ActivityHeader {
+        ActivityHeader {
+            id: view.id,
+            person: view.person,
+            type_id: view.type_id,
+            occurred_at_ms: view.occurred_at_ms,
+        }
+    }
 }
 
 /// Whether an activity with this header may match `filter`: `false` only when no
@@ -124,6 +135,63 @@ fn header_verdict(filter: &ResolvedFilter, h: &ActivityHeader) -> Option<bool> {
     }
 }
 
+/// What a filtered scan wants of the activities it reads: the filter's matches after the
+/// cursor. Handed to [`ActivitySource::scan_matching`], which asks the cheap header
+/// question first and the whole filter only of the records that pass it.
+#[derive(Debug)]
+pub struct ScanTest<'a> {
+    filter: &'a ResolvedFilter,
+    after: Option<(i64, ActivityId)>,
+    direction: Direction,
+    /// Headers tested so far: the activities read, for `explain`.
+    read: Cell<u64>,
+}
+
+impl<'a> ScanTest<'a> {
+    /// The matches of `filter` that come after `cursor` in `direction` (all of them
+    /// without a cursor).
+    pub fn new(filter: &'a ResolvedFilter, cursor: Option<Cursor>, direction: Direction) -> Self {
+        ScanTest {
+            filter,
+            after: cursor.map(Cursor::key),
+            direction,
+            read: Cell::new(0),
+        }
+    }
+
+    /// Whether an activity with this header may be wanted: it comes after the cursor
+    /// and the filter's type, person, time and id terms do not rule it out. Called
+    /// once for every activity read, which it counts.
+    #[inline]
+    pub fn header(&self, h: &ActivityHeader) -> bool {
+        self.read.set(self.read.get() + 1);
+        let key = (h.occurred_at_ms, h.id);
+        let after_cursor = match (self.after, self.direction) {
+            (Some(c), Direction::Ascending) => key > c,
+            (Some(c), Direction::Descending) => key < c,
+            (None, _) => true,
+        };
+        after_cursor && may_match(self.filter, h)
+    }
+
+    /// Whether a record, decoded in place, whose header passed [`ScanTest::header`]
+    /// matches the whole filter.
+    #[inline]
+    pub fn view(&self, view: &ActivityView<'_>) -> bool {
+        matches_view(self.filter, view)
+    }
+
+    /// [`ScanTest::view`] for an owned activity.
+    pub fn activity(&self, activity: &Activity) -> bool {
+        matches(self.filter, activity)
+    }
+
+    /// Activities whose header was tested so far.
+    pub fn read(&self) -> u64 {
+        self.read.get()
+    }
+}
+
 /// How the executor reads activities; the engine implements it over the log.
 pub trait ActivitySource: Send + Sync {
     /// The activity with this id, if visible.
@@ -172,6 +240,25 @@ pub trait ActivitySource: Send + Sync {
             self.scan(from, to)
                 .filter(move |a| a.as_ref().map_or(true, |a| keep(&ActivityHeader::of(a)))),
         )
+    }
+    /// The activities with ids in `[from, to)` that `test` accepts, in id order: those
+    /// whose header passes [`ScanTest::header`] and that then pass
+    /// [`ScanTest::view`] (on a record decoded in place) or [`ScanTest::activity`].
+    /// A source over encoded records tests each record before copying it out, so
+    /// only matches are allocated; every record whose header passes is decoded and
+    /// checked, and one that does not decode is an error, never skipped. The default
+    /// decodes every activity and tests it after.
+    fn scan_matching<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        test: &'a ScanTest<'a>,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        Box::new(self.scan(from, to).filter(move |a| {
+            a.as_ref().map_or(true, |a| {
+                test.header(&ActivityHeader::of(a)) && test.activity(a)
+            })
+        }))
     }
     /// The first visible id.
     fn first_id(&self) -> ActivityId;
@@ -493,51 +580,27 @@ impl Scan<'_> {
 
     fn read_segment(&mut self, s: SegmentSpan) -> Result<()> {
         self.stats.segments_read += 1;
-        let read = Cell::new(0u64);
-        let filter = &self.filter;
-        let keep = |h: &ActivityHeader| {
-            read.set(read.get() + 1);
-            may_match(filter, h)
-        };
+        let cursor = self.after.map(|(t, id)| Cursor::at(t, id, self.direction));
+        let test = ScanTest::new(&self.filter, cursor, self.direction);
         let source = self.source;
-        let result = Self::collect(
-            source.scan_where(s.first, s.end, &keep),
-            filter,
-            self.after,
-            self.direction,
-            &mut self.ascending,
-            &mut self.descending,
-        );
-        self.stats.activities_read += read.get();
-        self.stats.held_max = self.stats.held_max.max(self.held());
-        result
-    }
-
-    /// Holds the matches after the cursor of one segment's activities.
-    fn collect(
-        activities: impl Iterator<Item = Result<Activity, SourceError>>,
-        filter: &ResolvedFilter,
-        after: Option<(i64, ActivityId)>,
-        direction: Direction,
-        ascending: &mut BinaryHeap<Reverse<Keyed>>,
-        descending: &mut BinaryHeap<Keyed>,
-    ) -> Result<()> {
-        for a in activities {
-            let a = a?;
-            let key = (a.occurred_at_ms, a.id);
-            let after_cursor = match (after, direction) {
-                (Some(c), Direction::Ascending) => key > c,
-                (Some(c), Direction::Descending) => key < c,
-                (None, _) => true,
-            };
-            if after_cursor && matches(filter, &a) {
-                match direction {
-                    Direction::Ascending => ascending.push(Reverse(Keyed(a))),
-                    Direction::Descending => descending.push(Keyed(a)),
+        let mut result = Ok(());
+        for a in source.scan_matching(s.first, s.end, &test) {
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
                 }
+            };
+            debug_assert!(matches(&self.filter, &a));
+            match self.direction {
+                Direction::Ascending => self.ascending.push(Reverse(Keyed(a))),
+                Direction::Descending => self.descending.push(Keyed(a)),
             }
         }
-        Ok(())
+        self.stats.activities_read += test.read();
+        self.stats.held_max = self.stats.held_max.max(self.held());
+        result
     }
 }
 

@@ -67,6 +67,7 @@ fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
     }
 }
 
+#[inline]
 fn read_value<'a>(r: &mut Reader<'a>) -> Result<ValueRef<'a>, &'static str> {
     Ok(match r.u32()? {
         0 => ValueRef::String(r.str()?),
@@ -220,6 +221,7 @@ impl<'a> Iterator for AttributesIter<'a> {
     }
 }
 
+#[inline]
 fn read_attribute<'a>(r: &mut Reader<'a>) -> Result<(AttributeId, ValueRef<'a>), &'static str> {
     let id = AttributeId(r.u16()?);
     Ok((id, read_value(r)?))
@@ -231,7 +233,19 @@ fn read_attribute<'a>(r: &mut Reader<'a>) -> Result<(AttributeId, ValueRef<'a>),
 ///
 /// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
 pub fn decode_activity(id: ActivityId, bytes: &[u8]) -> Result<Activity> {
-    decode_activity_view(id, bytes).map(|view| view.to_activity())
+    // One pass: each secondary value is copied out as it is read and checked, rather
+    // than the record checked as a view and its attributes read a second time.
+    let mut attributes = Vec::new();
+    let view = parse(id, bytes, &mut attributes).map_err(|reason| corrupt(id, bytes, reason))?;
+    Ok(Activity {
+        id,
+        person: view.person,
+        type_id: view.type_id,
+        occurred_at_ms: view.occurred_at_ms,
+        primary: view.primary.to_value(),
+        attributes,
+        idempotency_key: view.idempotency_key.map(str::to_owned),
+    })
 }
 
 /// Decodes the activity record with id `id` without copying its strings.
@@ -240,14 +254,54 @@ pub fn decode_activity(id: ActivityId, bytes: &[u8]) -> Result<Activity> {
 ///
 /// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
 pub fn decode_activity_view(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>> {
-    parse(id, bytes).map_err(|reason| Error::CorruptActivity {
+    parse(id, bytes, &mut NoCopy).map_err(|reason| corrupt(id, bytes, reason))
+}
+
+#[cold]
+fn corrupt(id: ActivityId, bytes: &[u8], reason: String) -> Error {
+    Error::CorruptActivity {
         id,
         len_bytes: bytes.len(),
         reason,
-    })
+    }
 }
 
-fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
+/// What [`parse`] does with each secondary value once it is read and checked.
+trait AttributeSink<'a> {
+    /// `count` values follow.
+    fn reserve(&mut self, count: usize);
+    fn push(&mut self, id: AttributeId, value: ValueRef<'a>);
+}
+
+/// Leaves the values in the record (a view reads them again when asked).
+struct NoCopy;
+
+impl<'a> AttributeSink<'a> for NoCopy {
+    #[inline]
+    fn reserve(&mut self, _count: usize) {}
+    #[inline]
+    fn push(&mut self, _id: AttributeId, _value: ValueRef<'a>) {}
+}
+
+/// Copies the values out, for an owned [`Activity`].
+impl<'a> AttributeSink<'a> for Vec<(AttributeId, crate::value::Value)> {
+    #[inline]
+    fn reserve(&mut self, count: usize) {
+        Vec::reserve_exact(self, count);
+    }
+    #[inline]
+    fn push(&mut self, id: AttributeId, value: ValueRef<'a>) {
+        Vec::push(self, (id, value.to_value()));
+    }
+}
+
+/// Reads and checks a whole record, handing each secondary value to `sink` as it goes.
+#[inline]
+fn parse<'a>(
+    id: ActivityId,
+    bytes: &'a [u8],
+    sink: &mut impl AttributeSink<'a>,
+) -> Result<ActivityView<'a>, String> {
     if bytes.len() > RECORD_BYTES_MAX {
         return Err(format!("longer than {RECORD_BYTES_MAX} bytes"));
     }
@@ -270,6 +324,7 @@ fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
         return Err(format!("{count} attributes"));
     }
     let attributes_at = body.len() - r.remaining();
+    sink.reserve(count as usize);
     let mut previous: Option<AttributeId> = None;
     for _ in 0..count {
         let (attr, value) = read_attribute(&mut r)?;
@@ -280,6 +335,7 @@ fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
         value
             .check_stored()
             .map_err(|reason| format!("attribute {}: {reason}", attr.0))?;
+        sink.push(attr, value);
     }
     let attributes = AttributesView {
         bytes: &body[attributes_at..body.len() - r.remaining()],

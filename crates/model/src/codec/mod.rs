@@ -198,7 +198,33 @@ mod tests {
                 peek_activity(&ours),
                 Some((a.person, a.type_id, a.occurred_at_ms))
             );
+            prop_assert_eq!(decode_activity(ActivityId(5), &ours).unwrap(), view.to_activity());
             prop_assert_eq!(view.to_activity(), crate::Activity::from_valid(ActivityId(5), a));
+        }
+
+        /// The one-pass owned decoder accepts exactly the records the view decoder
+        /// accepts, with the same reason when it refuses one, for cut and damaged bytes.
+        #[test]
+        fn owned_and_view_decoders_agree_on_damaged_records(
+            a in activity(),
+            cut in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let ours = encode_activity(&a).unwrap();
+            let mut damaged = ours.clone();
+            let i = at.index(damaged.len());
+            damaged[i] = byte;
+            let short = &ours[..cut.index(ours.len())];
+            for bytes in [&damaged[..], short] {
+                let owned = decode_activity(ActivityId(7), bytes);
+                let view = decode_activity_view(ActivityId(7), bytes);
+                match (owned, view) {
+                    (Ok(owned), Ok(view)) => prop_assert_eq!(owned, view.to_activity()),
+                    (Err(o), Err(v)) => prop_assert_eq!(o.to_string(), v.to_string()),
+                    (o, v) => prop_assert!(false, "owned {:?}, view {:?}", o, v.map(|v| v.to_activity())),
+                }
+            }
         }
     }
 
