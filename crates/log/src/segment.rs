@@ -8,8 +8,8 @@ use parking_lot::RwLock;
 
 use crate::error::CorruptionKind;
 use crate::format::{
-    decode_frame, frame_bytes, DecodedFrame, FrameDecode, IndexEntry, SideFile, FRAME_HEADER_BYTES,
-    SEGMENT_HEADER_BYTES,
+    decode_frame, decode_frame_with, frame_bytes, DecodedFrame, FrameDecode, IndexEntry, SideFile,
+    FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::storage::StorageFile;
 
@@ -160,6 +160,8 @@ pub(crate) struct FrameReader {
     payload_at: usize,
     payload_bytes: usize,
     chunk_bytes: usize,
+    /// A fresh checksum state, copied for each frame (see [`decode_frame_with`]).
+    crc: crc32fast::Hasher,
 }
 
 impl FrameReader {
@@ -172,6 +174,7 @@ impl FrameReader {
             payload_at: 0,
             payload_bytes: 0,
             chunk_bytes,
+            crc: crc32fast::Hasher::new(),
         }
     }
 
@@ -230,7 +233,7 @@ impl FrameReader {
         }
         let mut refilled = false;
         loop {
-            match decode_frame(&self.buf[self.at..self.valid], record_bytes_max) {
+            match decode_frame_with(&self.buf[self.at..self.valid], record_bytes_max, &self.crc) {
                 FrameDecode::Frame(frame) => {
                     self.payload_at = self.at + FRAME_HEADER_BYTES;
                     self.payload_bytes = frame.payload_bytes;

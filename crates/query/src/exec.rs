@@ -12,8 +12,7 @@ use crate::resolve::{matches, matches_view, ResolvedFilter};
 use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, PersonId, TypeId};
 use std::cell::Cell;
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Reverse;
 use std::fmt;
 
 /// An error from an [`ActivitySource`], kept opaque so this crate knows no storage.
@@ -414,29 +413,66 @@ pub fn occurred_bounds(filter: &ResolvedFilter) -> (i64, i64) {
     }
 }
 
-/// An activity ordered by its (occurred_at, id) key.
-struct Keyed(Activity);
-
-impl Keyed {
-    fn key(&self) -> (i64, ActivityId) {
-        (self.0.occurred_at_ms, self.0.id)
-    }
+/// The (occurred_at, id) order results stream in.
+fn key(a: &Activity) -> (i64, ActivityId) {
+    (a.occurred_at_ms, a.id)
 }
 
-impl PartialEq for Keyed {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
+/// Sorts one segment's matches, which arrive in id order, by (occurred_at, id).
+///
+/// Most times ascend with the id, so the matches are split as they arrive into the
+/// longest ascending sequence taken greedily and the stragglers (backdated activities);
+/// only the stragglers are sorted, and the two are merged. A binary heap of whole
+/// activities, used before, moved each one about log2(n) times on its way out, and a
+/// general sort found too few long runs to be cheaper.
+#[derive(Default)]
+struct RunBuilder {
+    ascending: Vec<Activity>,
+    stragglers: Vec<Activity>,
 }
-impl Eq for Keyed {}
-impl PartialOrd for Keyed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl RunBuilder {
+    fn push(&mut self, a: Activity) {
+        if self.ascending.last().is_none_or(|last| key(last) < key(&a)) {
+            self.ascending.push(a);
+        } else {
+            self.stragglers.push(a);
+        }
     }
-}
-impl Ord for Keyed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+
+    fn is_empty(&self) -> bool {
+        self.ascending.is_empty() && self.stragglers.is_empty()
+    }
+
+    /// The matches ordered so that the next to return is last (popped off the end):
+    /// descending for ascending scans, ascending for descending ones.
+    fn finish(self, direction: Direction) -> Vec<Activity> {
+        let RunBuilder {
+            mut ascending,
+            mut stragglers,
+        } = self;
+        stragglers.sort_unstable_by_key(key);
+        let mut run = Vec::with_capacity(ascending.len() + stragglers.len());
+        // Merged from the largest down.
+        loop {
+            let from_ascending = match (ascending.last(), stragglers.last()) {
+                (Some(a), Some(s)) => key(a) > key(s),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if from_ascending {
+                ascending.pop()
+            } else {
+                stragglers.pop()
+            };
+            run.extend(next);
+        }
+        debug_assert!(run.windows(2).all(|w| key(&w[0]) > key(&w[1])));
+        if direction == Direction::Descending {
+            run.reverse();
+        }
+        run
     }
 }
 
@@ -451,9 +487,9 @@ pub struct Scan<'s> {
     /// `occurred_min_ms` ascending (for ascending scans) or `occurred_max_ms`
     /// descending, reversed so the next one pops off the end.
     unread: Vec<SegmentSpan>,
-    /// Matches read but not yet returned. Ascending scans keep them reversed.
-    ascending: BinaryHeap<Reverse<Keyed>>,
-    descending: BinaryHeap<Keyed>,
+    /// Matches read but not yet returned: one run per segment read, none empty, each
+    /// with its next item last (see [`RunBuilder::finish`]).
+    runs: Vec<Vec<Activity>>,
     last: Option<Cursor>,
     stats: ScanStats,
     failed: bool,
@@ -531,8 +567,7 @@ pub fn scan<'s>(
         after,
         remaining: options.limit,
         unread,
-        ascending: BinaryHeap::new(),
-        descending: BinaryHeap::new(),
+        runs: Vec::new(),
         last: None,
         stats,
         failed: false,
@@ -557,24 +592,40 @@ impl Scan<'_> {
     }
 
     fn held(&self) -> usize {
-        self.ascending.len() + self.descending.len()
+        self.runs.iter().map(Vec::len).sum()
+    }
+
+    /// The run whose last item comes next, if any is held. Runs overlap only where
+    /// segments do in time, so there are few.
+    fn next_run(&self) -> Option<usize> {
+        let mut best: Option<(usize, (i64, ActivityId))> = None;
+        for (i, run) in self.runs.iter().enumerate() {
+            let Some(k) = run.last().map(key) else {
+                continue;
+            };
+            let better = best.is_none_or(|(_, b)| match self.direction {
+                Direction::Ascending => k < b,
+                Direction::Descending => k > b,
+            });
+            if better {
+                best = Some((i, k));
+            }
+        }
+        best.map(|(i, _)| i)
     }
 
     /// Whether the next unread segment could hold an item that comes before the best
     /// held one, so it must be read first.
-    fn must_read_next(&self) -> bool {
+    fn must_read_next(&self, next_run: Option<usize>) -> bool {
         let Some(next) = self.unread.last() else {
             return false;
         };
+        let Some(held) = next_run.and_then(|i| self.runs.get(i)?.last()) else {
+            return true;
+        };
         match self.direction {
-            Direction::Ascending => self
-                .ascending
-                .peek()
-                .is_none_or(|Reverse(k)| next.occurred_min_ms <= k.0.occurred_at_ms),
-            Direction::Descending => self
-                .descending
-                .peek()
-                .is_none_or(|k| next.occurred_max_ms >= k.0.occurred_at_ms),
+            Direction::Ascending => next.occurred_min_ms <= held.occurred_at_ms,
+            Direction::Descending => next.occurred_max_ms >= held.occurred_at_ms,
         }
     }
 
@@ -584,21 +635,23 @@ impl Scan<'_> {
         let test = ScanTest::new(&self.filter, cursor, self.direction);
         let source = self.source;
         let mut result = Ok(());
+        let mut found = RunBuilder::default();
         for a in source.scan_matching(s.first, s.end, &test) {
-            let a = match a {
-                Ok(a) => a,
+            match a {
+                Ok(a) => {
+                    debug_assert!(matches(&self.filter, &a));
+                    found.push(a);
+                }
                 Err(e) => {
                     result = Err(e.into());
                     break;
                 }
-            };
-            debug_assert!(matches(&self.filter, &a));
-            match self.direction {
-                Direction::Ascending => self.ascending.push(Reverse(Keyed(a))),
-                Direction::Descending => self.descending.push(Keyed(a)),
             }
         }
         self.stats.activities_read += test.read();
+        if result.is_ok() && !found.is_empty() {
+            self.runs.push(found.finish(self.direction));
+        }
         self.stats.held_max = self.stats.held_max.max(self.held());
         result
     }
@@ -611,17 +664,21 @@ impl Iterator for Scan<'_> {
         if self.remaining == 0 || self.failed {
             return None;
         }
-        while self.must_read_next() {
+        let mut next_run = self.next_run();
+        while self.must_read_next(next_run) {
             let Some(s) = self.unread.pop() else { break };
             if let Err(e) = self.read_segment(s) {
                 self.failed = true;
                 return Some(Err(e));
             }
+            next_run = self.next_run();
         }
-        let next = match self.direction {
-            Direction::Ascending => self.ascending.pop().map(|Reverse(k)| k.0),
-            Direction::Descending => self.descending.pop().map(|k| k.0),
-        }?;
+        let i = next_run?;
+        let run = self.runs.get_mut(i)?;
+        let next = run.pop()?;
+        if run.is_empty() {
+            self.runs.swap_remove(i);
+        }
         debug_assert!(self.last.is_none_or(|c| match self.direction {
             Direction::Ascending => c.key() < (next.occurred_at_ms, next.id),
             Direction::Descending => c.key() > (next.occurred_at_ms, next.id),

@@ -67,7 +67,7 @@ fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn read_value<'a>(r: &mut Reader<'a>) -> Result<ValueRef<'a>, &'static str> {
     Ok(match r.u32()? {
         0 => ValueRef::String(r.str()?),
@@ -83,6 +83,23 @@ fn read_value<'a>(r: &mut Reader<'a>) -> Result<ValueRef<'a>, &'static str> {
         10 => ValueRef::Currency(r.f64()?),
         _ => return Err("unknown value tag"),
     })
+}
+
+/// Moves past a tagged value without decoding it.
+fn skip_value(r: &mut Reader<'_>) -> Result<(), &'static str> {
+    let len = match r.u32()? {
+        // Strings: a length, then the bytes.
+        0 | 1 | 7 | 8 | 9 => usize::try_from(r.u64()?).map_err(|_| "string longer than memory")?,
+        // Varints.
+        2 | 5 | 6 => {
+            r.u64()?;
+            0
+        }
+        3 | 10 => 8,
+        4 => 1,
+        _ => return Err("unknown value tag"),
+    };
+    r.take(len).map(|_| ())
 }
 
 /// A recorded activity decoded in place: its strings borrow the record's bytes.
@@ -173,9 +190,20 @@ impl<'a> AttributesView<'a> {
 
     /// The value of attribute `id`, if the activity has one.
     pub fn get(&self, id: AttributeId) -> Option<ValueRef<'a>> {
-        self.iter()
-            .take_while(|(a, _)| *a <= id)
-            .find_map(|(a, v)| (a == id).then_some(v))
+        // Values before it are stepped over by their lengths, not decoded; the bytes
+        // were checked when the view was made.
+        let mut r = Reader::new(self.bytes);
+        for _ in 0..self.len {
+            let attr = AttributeId(r.u16().ok()?);
+            if attr == id {
+                return read_value(&mut r).ok();
+            }
+            if attr > id {
+                return None;
+            }
+            skip_value(&mut r).ok()?;
+        }
+        None
     }
 }
 
@@ -221,7 +249,7 @@ impl<'a> Iterator for AttributesIter<'a> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn read_attribute<'a>(r: &mut Reader<'a>) -> Result<(AttributeId, ValueRef<'a>), &'static str> {
     let id = AttributeId(r.u16()?);
     Ok((id, read_value(r)?))

@@ -193,6 +193,12 @@ mod tests {
             prop_assert_eq!(view.attributes.len(), a.attributes.len());
             for (id, v) in &a.attributes {
                 prop_assert_eq!(view.attributes.get(*id), Some(v.as_ref()));
+                // Ids between and around the present ones are absent, also when the
+                // values before them are stepped over.
+                for near in [id.0.wrapping_sub(1), id.0.wrapping_add(1)] {
+                    let expected = a.attributes.iter().find(|(x, _)| x.0 == near).map(|(_, v)| v.as_ref());
+                    prop_assert_eq!(view.attributes.get(AttributeId(near)), expected);
+                }
             }
             prop_assert_eq!(
                 peek_activity(&ours),

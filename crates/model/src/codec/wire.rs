@@ -46,25 +46,25 @@ pub(super) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    #[inline]
+    #[inline(always)]
     pub(super) fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, pos: 0 }
     }
 
     /// Bytes not read yet.
-    #[inline]
+    #[inline(always)]
     pub(super) fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn u8(&mut self) -> Result<u8, &'static str> {
         let b = *self.bytes.get(self.pos).ok_or("unexpected end of record")?;
         self.pos += 1;
         Ok(b)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn take(&mut self, len: usize) -> Result<&'a [u8], &'static str> {
         if len > self.remaining() {
             return Err("unexpected end of record");
@@ -74,51 +74,47 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    #[inline]
+    #[inline(always)]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], &'static str> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
-    /// A varint; the one-byte form, by far the most common in records, is read inline
-    /// and the wider ones out of line.
-    #[inline]
+    /// A varint, read with one bounds check per width rather than one per byte: the
+    /// wide forms are common too (person ids, type ids, times).
+    #[inline(always)]
     pub(super) fn u64(&mut self) -> Result<u64, &'static str> {
-        let b = self.u8()?;
-        if b < 251 {
-            return Ok(u64::from(b));
-        }
-        self.u64_wide(b)
-    }
-
-    #[inline(never)]
-    fn u64_wide(&mut self, marker: u8) -> Result<u64, &'static str> {
-        Ok(match marker {
-            251 => u64::from(u16::from_le_bytes(self.array()?)),
-            252 => u64::from(u32::from_le_bytes(self.array()?)),
-            253 => u64::from_le_bytes(self.array()?),
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let (value, len) = match *rest {
+            [b @ 0..=250, ..] => (u64::from(b), 1),
+            [251, a, b, ..] => (u64::from(u16::from_le_bytes([a, b])), 3),
+            [252, a, b, c, d, ..] => (u64::from(u32::from_le_bytes([a, b, c, d])), 5),
+            [253, a, b, c, d, e, f, g, h, ..] => (u64::from_le_bytes([a, b, c, d, e, f, g, h]), 9),
+            [] | [251..=253, ..] => return Err("unexpected end of record"),
             _ => return Err("integer wider than 64 bits"),
-        })
+        };
+        self.pos += len;
+        Ok(value)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn u32(&mut self) -> Result<u32, &'static str> {
         u32::try_from(self.u64()?).map_err(|_| "integer wider than 32 bits")
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn u16(&mut self) -> Result<u16, &'static str> {
         u16::try_from(self.u64()?).map_err(|_| "integer wider than 16 bits")
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn i64(&mut self) -> Result<i64, &'static str> {
         let n = self.u64()?;
         Ok((n >> 1) as i64 ^ -((n & 1) as i64))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn i32(&mut self) -> Result<i32, &'static str> {
         let n = self.u32()?;
         Ok((n >> 1) as i32 ^ -((n & 1) as i32))
