@@ -324,7 +324,7 @@ impl<'a> AttributeSink<'a> for Vec<(AttributeId, crate::value::Value)> {
 }
 
 /// Reads and checks a whole record, handing each secondary value to `sink` as it goes.
-#[inline]
+#[inline(always)]
 fn parse<'a>(
     id: ActivityId,
     bytes: &'a [u8],

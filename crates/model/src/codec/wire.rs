@@ -39,62 +39,64 @@ pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Reads the encodings above from a byte slice; every read checks its bounds.
+///
+/// It holds the bytes not read yet, so each read splits them once (the bounds check
+/// and the advance are one operation) rather than indexing from a position.
 #[derive(Clone, Debug)]
 pub(super) struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+    rest: &'a [u8],
 }
+
+const END: &str = "unexpected end of record";
 
 impl<'a> Reader<'a> {
     #[inline(always)]
     pub(super) fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes, pos: 0 }
+        Reader { rest: bytes }
     }
 
     /// Bytes not read yet.
     #[inline(always)]
     pub(super) fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.rest.len()
     }
 
     #[inline(always)]
     pub(super) fn u8(&mut self) -> Result<u8, &'static str> {
-        let b = *self.bytes.get(self.pos).ok_or("unexpected end of record")?;
-        self.pos += 1;
+        let (&b, rest) = self.rest.split_first().ok_or(END)?;
+        self.rest = rest;
         Ok(b)
     }
 
     #[inline(always)]
     pub(super) fn take(&mut self, len: usize) -> Result<&'a [u8], &'static str> {
-        if len > self.remaining() {
-            return Err("unexpected end of record");
-        }
-        let s = &self.bytes[self.pos..self.pos + len];
-        self.pos += len;
+        let (s, rest) = self.rest.split_at_checked(len).ok_or(END)?;
+        self.rest = rest;
         Ok(s)
     }
 
     #[inline(always)]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], &'static str> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
+        let (a, rest) = self.rest.split_first_chunk::<N>().ok_or(END)?;
+        self.rest = rest;
+        Ok(*a)
     }
 
     /// A varint, read with one bounds check per width rather than one per byte: the
     /// wide forms are common too (person ids, type ids, times).
     #[inline(always)]
     pub(super) fn u64(&mut self) -> Result<u64, &'static str> {
-        let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        let (value, len) = match *rest {
-            [b @ 0..=250, ..] => (u64::from(b), 1),
-            [251, a, b, ..] => (u64::from(u16::from_le_bytes([a, b])), 3),
-            [252, a, b, c, d, ..] => (u64::from(u32::from_le_bytes([a, b, c, d])), 5),
-            [253, a, b, c, d, e, f, g, h, ..] => (u64::from_le_bytes([a, b, c, d, e, f, g, h]), 9),
-            [] | [251..=253, ..] => return Err("unexpected end of record"),
+        let (value, rest) = match *self.rest {
+            [b @ 0..=250, ref rest @ ..] => (u64::from(b), rest),
+            [251, a, b, ref rest @ ..] => (u64::from(u16::from_le_bytes([a, b])), rest),
+            [252, a, b, c, d, ref rest @ ..] => (u64::from(u32::from_le_bytes([a, b, c, d])), rest),
+            [253, a, b, c, d, e, f, g, h, ref rest @ ..] => {
+                (u64::from_le_bytes([a, b, c, d, e, f, g, h]), rest)
+            }
+            [] | [251..=253, ..] => return Err(END),
             _ => return Err("integer wider than 64 bits"),
         };
-        self.pos += len;
+        self.rest = rest;
         Ok(value)
     }
 
@@ -120,12 +122,12 @@ impl<'a> Reader<'a> {
         Ok((n >> 1) as i32 ^ -((n & 1) as i32))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn f64(&mut self) -> Result<f64, &'static str> {
         Ok(f64::from_le_bytes(self.array()?))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn bool(&mut self) -> Result<bool, &'static str> {
         match self.u8()? {
             0 => Ok(false),
@@ -134,6 +136,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn str(&mut self) -> Result<&'a str, &'static str> {
         let len = usize::try_from(self.u64()?).map_err(|_| "string longer than memory")?;
         let bytes = self.take(len)?;
