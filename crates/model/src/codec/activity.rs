@@ -323,13 +323,40 @@ impl<'a> AttributeSink<'a> for Vec<(AttributeId, crate::value::Value)> {
     }
 }
 
-/// Reads and checks a whole record, handing each secondary value to `sink` as it goes.
-#[inline(always)]
-fn parse<'a>(
+/// Decodes and checks the record as [`decode_activity_view`] does, unless `keep` rejects
+/// its person, type and occurrence time, which are read first: then `Ok(None)`, and the
+/// rest of the record is neither read nor checked. What a filtered scan uses: one pass
+/// over the header for both the cheap test and the decode.
+///
+/// # Errors
+///
+/// [`Error::CorruptActivity`] if the header does not read, or if `keep` accepts it and
+/// the bytes are not a well-formed record.
+pub fn decode_activity_view_if(
     id: ActivityId,
-    bytes: &'a [u8],
-    sink: &mut impl AttributeSink<'a>,
-) -> Result<ActivityView<'a>, String> {
+    bytes: &[u8],
+    keep: impl FnOnce(PersonId, TypeId, i64) -> bool,
+) -> Result<Option<ActivityView<'_>>> {
+    let header = parse_header(bytes).map_err(|reason| corrupt(id, bytes, reason))?;
+    if !keep(header.person, header.type_id, header.occurred_at_ms) {
+        return Ok(None);
+    }
+    parse_rest(id, header, &mut NoCopy)
+        .map(Some)
+        .map_err(|reason| corrupt(id, bytes, reason))
+}
+
+/// The first fields of a record, and the reader positioned after them.
+struct Header<'a> {
+    person: PersonId,
+    type_id: TypeId,
+    occurred_at_ms: i64,
+    rest: Reader<'a>,
+    body: &'a [u8],
+}
+
+#[inline(always)]
+fn parse_header(bytes: &[u8]) -> Result<Header<'_>, String> {
     if bytes.len() > RECORD_BYTES_MAX {
         return Err(format!("longer than {RECORD_BYTES_MAX} bytes"));
     }
@@ -343,6 +370,40 @@ fn parse<'a>(
     let person = PersonId(r.u64()?);
     let type_id = TypeId(r.u32()?);
     let occurred_at_ms = r.i64()?;
+    Ok(Header {
+        person,
+        type_id,
+        occurred_at_ms,
+        rest: r,
+        body,
+    })
+}
+
+/// Reads and checks a whole record, handing each secondary value to `sink` as it goes.
+#[inline(always)]
+fn parse<'a>(
+    id: ActivityId,
+    bytes: &'a [u8],
+    sink: &mut impl AttributeSink<'a>,
+) -> Result<ActivityView<'a>, String> {
+    let header = parse_header(bytes)?;
+    parse_rest(id, header, sink)
+}
+
+/// The rest of [`parse`], after the header.
+#[inline(always)]
+fn parse_rest<'a>(
+    id: ActivityId,
+    header: Header<'a>,
+    sink: &mut impl AttributeSink<'a>,
+) -> Result<ActivityView<'a>, String> {
+    let Header {
+        person,
+        type_id,
+        occurred_at_ms,
+        rest: mut r,
+        body,
+    } = header;
     let primary = read_value(&mut r)?;
     primary
         .check_stored()

@@ -34,8 +34,8 @@ mod event;
 mod wire;
 
 pub use activity::{
-    decode_activity, decode_activity_view, encode_activity, encode_activity_into, peek_activity,
-    ActivityView, AttributesIter, AttributesView,
+    decode_activity, decode_activity_view, decode_activity_view_if, encode_activity,
+    encode_activity_into, peek_activity, ActivityView, AttributesIter, AttributesView,
 };
 pub use event::{decode_event, encode_event, encode_event_into};
 
@@ -225,6 +225,23 @@ mod tests {
             for bytes in [&damaged[..], short] {
                 let owned = decode_activity(ActivityId(7), bytes);
                 let view = decode_activity_view(ActivityId(7), bytes);
+                // Keeping every header decodes as the view decoder does; keeping none
+                // fails only when the header itself does not read.
+                let kept = decode_activity_view_if(ActivityId(7), bytes, |_, _, _| true);
+                prop_assert_eq!(
+                    kept.map(|v| v.map(|v| v.to_activity())).map_err(|e| e.to_string()),
+                    view.as_ref().map(|v| Some(v.to_activity())).map_err(|e| e.to_string())
+                );
+                let mut header = None;
+                let skipped = decode_activity_view_if(ActivityId(7), bytes, |p, t, at| {
+                    header = Some((p, t, at));
+                    false
+                });
+                match &skipped {
+                    Ok(None) => prop_assert_eq!(header, peek_activity(bytes)),
+                    Ok(Some(_)) => prop_assert!(false, "a rejected header was decoded"),
+                    Err(_) => prop_assert!(header.is_none() && view.is_err()),
+                }
                 match (owned, view) {
                     (Ok(owned), Ok(view)) => prop_assert_eq!(owned, view.to_activity()),
                     (Err(o), Err(v)) => prop_assert_eq!(o.to_string(), v.to_string()),
