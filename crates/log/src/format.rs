@@ -150,6 +150,7 @@ pub(crate) fn decode_frame(buf: &[u8], record_bytes_max: u32) -> FrameDecode {
 /// [`decode_frame`] with the checksum computed by a copy of `crc`, a fresh hasher kept by
 /// the caller: `crc32fast::hash` looks up the CPU's features on every call, a third of
 /// the checksum's cost on a frame of a few dozen bytes.
+#[inline]
 pub(crate) fn decode_frame_with(
     buf: &[u8],
     record_bytes_max: u32,
