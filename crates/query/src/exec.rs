@@ -420,11 +420,11 @@ fn key(a: &Activity) -> (i64, ActivityId) {
 
 /// Sorts one segment's matches, which arrive in id order, by (occurred_at, id).
 ///
-/// Most times ascend with the id, so the matches are split as they arrive into the
-/// longest ascending sequence taken greedily and the stragglers (backdated activities);
-/// only the stragglers are sorted, and the two are merged. A binary heap of whole
-/// activities, used before, moved each one about log2(n) times on its way out, and a
-/// general sort found too few long runs to be cheaper.
+/// Most times ascend with the id, so the matches are split as they arrive into an
+/// ascending sequence, taken greedily, and the stragglers (backdated activities); only
+/// the stragglers are sorted, and the two are merged. A binary heap of whole activities
+/// would move each one about log2(n) times on its way out, and a general sort finds too
+/// few long runs in such input to do better.
 #[derive(Default)]
 struct RunBuilder {
     ascending: Vec<Activity>,

@@ -141,8 +141,7 @@ impl<'a> Reader<'a> {
         let len = usize::try_from(self.u64()?).map_err(|_| "string longer than memory")?;
         let bytes = self.take(len)?;
         // Most stored strings are short and ASCII, for which the word-wise ASCII test
-        // costs a fraction of the general UTF-8 validation (a third of a record's decode
-        // before).
+        // costs a fraction of the general UTF-8 validation.
         if bytes.is_ascii() {
             // SAFETY: every byte is below 0x80, and a sequence of ASCII bytes is UTF-8.
             return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
