@@ -12,8 +12,8 @@ use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
     ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings,
-    PersonsPostings, Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, SegmentSpan,
-    SmartList, SourceError, ValueSlot,
+    PersonsPostings, Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, ScanTest,
+    SegmentSpan, SmartList, SourceError, ValueSlot,
 };
 use parking_lot::Mutex;
 
@@ -498,16 +498,24 @@ impl EngineSource<'_> {
         to: ActivityId,
         keep: Option<&'a dyn Fn(&ActivityHeader) -> bool>,
     ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        match self.records(from, to) {
+            Ok(records) => Box::new(Decoded { records, keep }),
+            Err(err) => Box::new(std::iter::once(Err(err))),
+        }
+    }
+
+    /// The records with ids in `[from, to)`, bounded by the query's end.
+    fn records(
+        &self,
+        from: ActivityId,
+        to: ActivityId,
+    ) -> Result<actlog_log::LogIter, SourceError> {
         let to = to.min(self.end);
         let from = from.min(to);
-        match self
-            .inner
+        self.inner
             .activities
             .iter_range(Offset(from.get()), Offset(to.get()))
-        {
-            Ok(records) => Box::new(Decoded { records, keep }),
-            Err(err) => Box::new(std::iter::once(Err(source_error(Error::activities(err))))),
-        }
+            .map_err(|err| source_error(Error::activities(err)))
     }
 }
 
@@ -602,6 +610,18 @@ impl ActivitySource for EngineSource<'_> {
         self.decoded(from, to, Some(keep))
     }
 
+    fn scan_matching<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        test: &'a ScanTest<'a>,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        match self.records(from, to) {
+            Ok(records) => Box::new(Matching { records, test }),
+            Err(err) => Box::new(std::iter::once(Err(err))),
+        }
+    }
+
     fn first_id(&self) -> ActivityId {
         ActivityId(self.inner.activities.first_offset().0)
     }
@@ -639,6 +659,46 @@ impl Iterator for Decoded<'_> {
                 codec::decode_activity(id, record.payload)
                     .map_err(|source| source_error(Error::Decode { id, source })),
             );
+        }
+    }
+}
+
+/// The matches of a [`ScanTest`] among the records read, each tested in the log reader's
+/// buffer and copied out only when it matches.
+struct Matching<'a> {
+    records: actlog_log::LogIter,
+    test: &'a ScanTest<'a>,
+}
+
+impl Iterator for Matching<'_> {
+    type Item = Result<Activity, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let record = match self.records.next_ref()? {
+                Ok(record) => record,
+                Err(e) => return Some(Err(source_error(Error::activities(e)))),
+            };
+            let id = ActivityId(record.offset.0);
+            let test = self.test;
+            let keep = |person, type_id, occurred_at_ms| {
+                test.header(&ActivityHeader {
+                    id,
+                    person,
+                    type_id,
+                    occurred_at_ms,
+                })
+            };
+            // The header is read once, for the test and for the decode; a header that
+            // does not read is an error, as is a kept record that does not decode.
+            let view = match codec::decode_activity_view_if(id, record.payload, keep) {
+                Ok(Some(view)) => view,
+                Ok(None) => continue,
+                Err(source) => return Some(Err(source_error(Error::Decode { id, source }))),
+            };
+            if self.test.view(&view) {
+                return Some(Ok(view.to_activity()));
+            }
         }
     }
 }
@@ -864,6 +924,66 @@ impl PostingIndex for EnginePostings<'_> {
 mod tests {
     use super::*;
     use actlog_model::{AttributeId, ValidActivity, Value};
+
+    /// A filtered scan reports a record that does not decode as an error, whether its
+    /// header reads or not, and skips only records whose header rules them out.
+    #[test]
+    fn filtered_scans_report_undecodable_records() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let (log, _) = actlog_log::Log::open(dir.path(), actlog_log::LogOptions::default())
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let valid = |person: u64| ValidActivity {
+            person: PersonId(person),
+            type_id: TypeId(7),
+            occurred_at_ms: 1_000,
+            primary: Value::String("x".into()),
+            attributes: vec![(AttributeId(3), Value::Integer(5))],
+            idempotency_key: None,
+        };
+        let good = codec::encode_activity(&valid(1)).unwrap_or_default();
+        // A readable header for person 1 (version, person, type, a three-byte time),
+        // then a primary value tag that does not exist.
+        let mut bad_body = codec::encode_activity(&valid(1)).unwrap_or_default();
+        bad_body[6] = 99;
+        // Person 2, so the header rules it out; the body is cut short.
+        let other = codec::encode_activity(&valid(2)).unwrap_or_default();
+        let cut_other = &other[..other.len() - 2];
+        let no_header = [1u8, 253];
+        for payload in [&good[..], &bad_body[..], cut_other, &no_header[..]] {
+            log.append(payload, 1_000)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+        }
+        let filter = ResolvedFilter::And(vec![
+            ResolvedFilter::Persons(vec![PersonId(1)]),
+            ResolvedFilter::Value(vec![actlog_query::AttrMatch {
+                type_id: TypeId(7),
+                slot: actlog_query::Slot::Attribute(AttributeId(3)),
+                pred: actlog_query::ValuePred::Cmp(
+                    actlog_query::OpKind::Eq,
+                    actlog_query::Scalar::Int(5),
+                ),
+            }]),
+        ]);
+        let test = ScanTest::new(&filter, None, Direction::Ascending);
+        let records = log
+            .iter_range(Offset(0), Offset(4))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let results: Vec<std::result::Result<ActivityId, String>> = Matching {
+            records,
+            test: &test,
+        }
+        .map(|r| r.map(|a| a.id).map_err(|e| e.to_string()))
+        .collect();
+        assert_eq!(results.len(), 3, "{results:?}");
+        assert_eq!(results[0], Ok(ActivityId(0)));
+        assert!(
+            results[1].as_ref().is_err_and(|e| e.contains('1')),
+            "{results:?}"
+        );
+        assert!(results[2].is_err(), "{results:?}");
+        // Every header that reads was tested; the last one does not read.
+        assert_eq!(test.read(), 3);
+    }
 
     /// The header read without decoding equals the decoded fields, for values of every
     /// varint width and negative times.

@@ -8,8 +8,8 @@ use parking_lot::RwLock;
 
 use crate::error::CorruptionKind;
 use crate::format::{
-    decode_frame, frame_bytes, DecodedFrame, FrameDecode, IndexEntry, SideFile, FRAME_HEADER_BYTES,
-    SEGMENT_HEADER_BYTES,
+    decode_frame, decode_frame_with, frame_bytes, DecodedFrame, FrameDecode, IndexEntry, SideFile,
+    FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::storage::StorageFile;
 
@@ -160,6 +160,8 @@ pub(crate) struct FrameReader {
     payload_at: usize,
     payload_bytes: usize,
     chunk_bytes: usize,
+    /// A fresh checksum state, copied for each frame (see [`decode_frame_with`]).
+    crc: crc32fast::Hasher,
 }
 
 impl FrameReader {
@@ -172,6 +174,7 @@ impl FrameReader {
             payload_at: 0,
             payload_bytes: 0,
             chunk_bytes,
+            crc: crc32fast::Hasher::new(),
         }
     }
 
@@ -218,6 +221,7 @@ impl FrameReader {
 
     /// Decodes the next frame, reading more of the file when the buffer runs dry; never
     /// reads at or past `limit`.
+    #[inline]
     pub(crate) fn next(
         &mut self,
         file: &dyn StorageFile,
@@ -228,38 +232,62 @@ impl FrameReader {
         if position >= limit {
             return Ok(Step::End);
         }
-        let mut refilled = false;
-        loop {
-            match decode_frame(&self.buf[self.at..self.valid], record_bytes_max) {
-                FrameDecode::Frame(frame) => {
-                    self.payload_at = self.at + FRAME_HEADER_BYTES;
-                    self.payload_bytes = frame.payload_bytes;
-                    self.at += FRAME_HEADER_BYTES + frame.payload_bytes;
-                    return Ok(Step::Frame { frame, position });
-                }
-                FrameDecode::Bad(kind) => return Ok(Step::Bad { position, kind }),
-                FrameDecode::Incomplete { frame_bytes } => {
-                    let available = limit - position;
-                    if frame_bytes > available || refilled {
-                        let available = if refilled {
-                            (self.valid - self.at) as u64
-                        } else {
-                            available
-                        };
-                        return Ok(Step::Bad {
-                            position,
-                            kind: CorruptionKind::Truncated {
-                                needed: frame_bytes,
-                                available,
-                            },
-                        });
-                    }
-                    let want = (self.chunk_bytes as u64).max(frame_bytes).min(available);
-                    self.refill(file, want as usize)?;
-                    refilled = true;
-                }
+        match decode_frame_with(&self.buf[self.at..self.valid], record_bytes_max, &self.crc) {
+            FrameDecode::Frame(frame) => Ok(self.accept(frame, position)),
+            FrameDecode::Bad(kind) => Ok(Step::Bad { position, kind }),
+            FrameDecode::Incomplete { frame_bytes } => {
+                self.next_after_refill(file, limit, record_bytes_max, frame_bytes)
             }
         }
+    }
+
+    /// Moves past a checked frame.
+    #[inline(always)]
+    fn accept(&mut self, frame: DecodedFrame, position: u64) -> Step {
+        self.payload_at = self.at + FRAME_HEADER_BYTES;
+        self.payload_bytes = frame.payload_bytes;
+        self.at += FRAME_HEADER_BYTES + frame.payload_bytes;
+        Step::Frame { frame, position }
+    }
+
+    /// [`FrameReader::next`] when the buffer holds only part of the next frame, which
+    /// needs `frame_bytes` in all: reads on from the frame's start (once per chunk, so
+    /// kept out of the per-frame path).
+    #[cold]
+    #[inline(never)]
+    fn next_after_refill(
+        &mut self,
+        file: &dyn StorageFile,
+        limit: u64,
+        record_bytes_max: u32,
+        frame_bytes: u64,
+    ) -> io::Result<Step> {
+        let position = self.position();
+        let available = limit - position;
+        if frame_bytes > available {
+            return Ok(Step::Bad {
+                position,
+                kind: CorruptionKind::Truncated {
+                    needed: frame_bytes,
+                    available,
+                },
+            });
+        }
+        let want = (self.chunk_bytes as u64).max(frame_bytes).min(available);
+        self.refill(file, want as usize)?;
+        Ok(
+            match decode_frame_with(&self.buf[self.at..self.valid], record_bytes_max, &self.crc) {
+                FrameDecode::Frame(frame) => self.accept(frame, position),
+                FrameDecode::Bad(kind) => Step::Bad { position, kind },
+                FrameDecode::Incomplete { frame_bytes } => Step::Bad {
+                    position,
+                    kind: CorruptionKind::Truncated {
+                        needed: frame_bytes,
+                        available: (self.valid - self.at) as u64,
+                    },
+                },
+            },
+        )
     }
 }
 

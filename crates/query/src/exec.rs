@@ -8,11 +8,11 @@
 //! matches of segments read but not yet drained are held in memory.
 
 use crate::error::{Error, Result};
-use crate::resolve::{matches, ResolvedFilter};
+use crate::resolve::{matches, matches_view, ResolvedFilter};
+use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, PersonId, TypeId};
 use std::cell::Cell;
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Reverse;
 use std::fmt;
 
 /// An error from an [`ActivitySource`], kept opaque so this crate knows no storage.
@@ -66,6 +66,16 @@ impl ActivityHeader {
             person: activity.person,
             type_id: activity.type_id,
             occurred_at_ms: activity.occurred_at_ms,
+        }
+    }
+
+    /// The header of an activity decoded in place.
+    pub fn of_view(view: &ActivityView<'_>) -> ActivityHeader {
+        ActivityHeader {
+            id: view.id,
+            person: view.person,
+            type_id: view.type_id,
+            occurred_at_ms: view.occurred_at_ms,
         }
     }
 }
@@ -124,6 +134,63 @@ fn header_verdict(filter: &ResolvedFilter, h: &ActivityHeader) -> Option<bool> {
     }
 }
 
+/// What a filtered scan wants of the activities it reads: the filter's matches after the
+/// cursor. Handed to [`ActivitySource::scan_matching`], which asks the cheap header
+/// question first and the whole filter only of the records that pass it.
+#[derive(Debug)]
+pub struct ScanTest<'a> {
+    filter: &'a ResolvedFilter,
+    after: Option<(i64, ActivityId)>,
+    direction: Direction,
+    /// Headers tested so far: the activities read, for `explain`.
+    read: Cell<u64>,
+}
+
+impl<'a> ScanTest<'a> {
+    /// The matches of `filter` that come after `cursor` in `direction` (all of them
+    /// without a cursor).
+    pub fn new(filter: &'a ResolvedFilter, cursor: Option<Cursor>, direction: Direction) -> Self {
+        ScanTest {
+            filter,
+            after: cursor.map(Cursor::key),
+            direction,
+            read: Cell::new(0),
+        }
+    }
+
+    /// Whether an activity with this header may be wanted: it comes after the cursor
+    /// and the filter's type, person, time and id terms do not rule it out. Called
+    /// once for every activity read, which it counts.
+    #[inline]
+    pub fn header(&self, h: &ActivityHeader) -> bool {
+        self.read.set(self.read.get() + 1);
+        let key = (h.occurred_at_ms, h.id);
+        let after_cursor = match (self.after, self.direction) {
+            (Some(c), Direction::Ascending) => key > c,
+            (Some(c), Direction::Descending) => key < c,
+            (None, _) => true,
+        };
+        after_cursor && may_match(self.filter, h)
+    }
+
+    /// Whether a record, decoded in place, whose header passed [`ScanTest::header`]
+    /// matches the whole filter.
+    #[inline]
+    pub fn view(&self, view: &ActivityView<'_>) -> bool {
+        matches_view(self.filter, view)
+    }
+
+    /// [`ScanTest::view`] for an owned activity.
+    pub fn activity(&self, activity: &Activity) -> bool {
+        matches(self.filter, activity)
+    }
+
+    /// Activities whose header was tested so far.
+    pub fn read(&self) -> u64 {
+        self.read.get()
+    }
+}
+
 /// How the executor reads activities; the engine implements it over the log.
 pub trait ActivitySource: Send + Sync {
     /// The activity with this id, if visible.
@@ -172,6 +239,25 @@ pub trait ActivitySource: Send + Sync {
             self.scan(from, to)
                 .filter(move |a| a.as_ref().map_or(true, |a| keep(&ActivityHeader::of(a)))),
         )
+    }
+    /// The activities with ids in `[from, to)` that `test` accepts, in id order: those
+    /// whose header passes [`ScanTest::header`] and that then pass
+    /// [`ScanTest::view`] (on a record decoded in place) or [`ScanTest::activity`].
+    /// A source over encoded records tests each record before copying it out, so
+    /// only matches are allocated; every record whose header passes is decoded and
+    /// checked, and one that does not decode is an error, never skipped. The default
+    /// decodes every activity and tests it after.
+    fn scan_matching<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        test: &'a ScanTest<'a>,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        Box::new(self.scan(from, to).filter(move |a| {
+            a.as_ref().map_or(true, |a| {
+                test.header(&ActivityHeader::of(a)) && test.activity(a)
+            })
+        }))
     }
     /// The first visible id.
     fn first_id(&self) -> ActivityId;
@@ -327,29 +413,66 @@ pub fn occurred_bounds(filter: &ResolvedFilter) -> (i64, i64) {
     }
 }
 
-/// An activity ordered by its (occurred_at, id) key.
-struct Keyed(Activity);
-
-impl Keyed {
-    fn key(&self) -> (i64, ActivityId) {
-        (self.0.occurred_at_ms, self.0.id)
-    }
+/// The (occurred_at, id) order results stream in.
+fn key(a: &Activity) -> (i64, ActivityId) {
+    (a.occurred_at_ms, a.id)
 }
 
-impl PartialEq for Keyed {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
+/// Sorts one segment's matches, which arrive in id order, by (occurred_at, id).
+///
+/// Most times ascend with the id, so the matches are split as they arrive into an
+/// ascending sequence, taken greedily, and the stragglers (backdated activities); only
+/// the stragglers are sorted, and the two are merged. A binary heap of whole activities
+/// would move each one about log2(n) times on its way out, and a general sort finds too
+/// few long runs in such input to do better.
+#[derive(Default)]
+struct RunBuilder {
+    ascending: Vec<Activity>,
+    stragglers: Vec<Activity>,
 }
-impl Eq for Keyed {}
-impl PartialOrd for Keyed {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl RunBuilder {
+    fn push(&mut self, a: Activity) {
+        if self.ascending.last().is_none_or(|last| key(last) < key(&a)) {
+            self.ascending.push(a);
+        } else {
+            self.stragglers.push(a);
+        }
     }
-}
-impl Ord for Keyed {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+
+    fn is_empty(&self) -> bool {
+        self.ascending.is_empty() && self.stragglers.is_empty()
+    }
+
+    /// The matches ordered so that the next to return is last (popped off the end):
+    /// descending for ascending scans, ascending for descending ones.
+    fn finish(self, direction: Direction) -> Vec<Activity> {
+        let RunBuilder {
+            mut ascending,
+            mut stragglers,
+        } = self;
+        stragglers.sort_unstable_by_key(key);
+        let mut run = Vec::with_capacity(ascending.len() + stragglers.len());
+        // Merged from the largest down.
+        loop {
+            let from_ascending = match (ascending.last(), stragglers.last()) {
+                (Some(a), Some(s)) => key(a) > key(s),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if from_ascending {
+                ascending.pop()
+            } else {
+                stragglers.pop()
+            };
+            run.extend(next);
+        }
+        debug_assert!(run.windows(2).all(|w| key(&w[0]) > key(&w[1])));
+        if direction == Direction::Descending {
+            run.reverse();
+        }
+        run
     }
 }
 
@@ -364,9 +487,9 @@ pub struct Scan<'s> {
     /// `occurred_min_ms` ascending (for ascending scans) or `occurred_max_ms`
     /// descending, reversed so the next one pops off the end.
     unread: Vec<SegmentSpan>,
-    /// Matches read but not yet returned. Ascending scans keep them reversed.
-    ascending: BinaryHeap<Reverse<Keyed>>,
-    descending: BinaryHeap<Keyed>,
+    /// Matches read but not yet returned: one run per segment read, none empty, each
+    /// with its next item last (see [`RunBuilder::finish`]).
+    runs: Vec<Vec<Activity>>,
     last: Option<Cursor>,
     stats: ScanStats,
     failed: bool,
@@ -444,8 +567,7 @@ pub fn scan<'s>(
         after,
         remaining: options.limit,
         unread,
-        ascending: BinaryHeap::new(),
-        descending: BinaryHeap::new(),
+        runs: Vec::new(),
         last: None,
         stats,
         failed: false,
@@ -470,74 +592,68 @@ impl Scan<'_> {
     }
 
     fn held(&self) -> usize {
-        self.ascending.len() + self.descending.len()
+        self.runs.iter().map(Vec::len).sum()
+    }
+
+    /// The run whose last item comes next, if any is held. Runs overlap only where
+    /// segments do in time, so there are few.
+    fn next_run(&self) -> Option<usize> {
+        let mut best: Option<(usize, (i64, ActivityId))> = None;
+        for (i, run) in self.runs.iter().enumerate() {
+            let Some(k) = run.last().map(key) else {
+                continue;
+            };
+            let better = best.is_none_or(|(_, b)| match self.direction {
+                Direction::Ascending => k < b,
+                Direction::Descending => k > b,
+            });
+            if better {
+                best = Some((i, k));
+            }
+        }
+        best.map(|(i, _)| i)
     }
 
     /// Whether the next unread segment could hold an item that comes before the best
     /// held one, so it must be read first.
-    fn must_read_next(&self) -> bool {
+    fn must_read_next(&self, next_run: Option<usize>) -> bool {
         let Some(next) = self.unread.last() else {
             return false;
         };
+        let Some(held) = next_run.and_then(|i| self.runs.get(i)?.last()) else {
+            return true;
+        };
         match self.direction {
-            Direction::Ascending => self
-                .ascending
-                .peek()
-                .is_none_or(|Reverse(k)| next.occurred_min_ms <= k.0.occurred_at_ms),
-            Direction::Descending => self
-                .descending
-                .peek()
-                .is_none_or(|k| next.occurred_max_ms >= k.0.occurred_at_ms),
+            Direction::Ascending => next.occurred_min_ms <= held.occurred_at_ms,
+            Direction::Descending => next.occurred_max_ms >= held.occurred_at_ms,
         }
     }
 
     fn read_segment(&mut self, s: SegmentSpan) -> Result<()> {
         self.stats.segments_read += 1;
-        let read = Cell::new(0u64);
-        let filter = &self.filter;
-        let keep = |h: &ActivityHeader| {
-            read.set(read.get() + 1);
-            may_match(filter, h)
-        };
+        let cursor = self.after.map(|(t, id)| Cursor::at(t, id, self.direction));
+        let test = ScanTest::new(&self.filter, cursor, self.direction);
         let source = self.source;
-        let result = Self::collect(
-            source.scan_where(s.first, s.end, &keep),
-            filter,
-            self.after,
-            self.direction,
-            &mut self.ascending,
-            &mut self.descending,
-        );
-        self.stats.activities_read += read.get();
-        self.stats.held_max = self.stats.held_max.max(self.held());
-        result
-    }
-
-    /// Holds the matches after the cursor of one segment's activities.
-    fn collect(
-        activities: impl Iterator<Item = Result<Activity, SourceError>>,
-        filter: &ResolvedFilter,
-        after: Option<(i64, ActivityId)>,
-        direction: Direction,
-        ascending: &mut BinaryHeap<Reverse<Keyed>>,
-        descending: &mut BinaryHeap<Keyed>,
-    ) -> Result<()> {
-        for a in activities {
-            let a = a?;
-            let key = (a.occurred_at_ms, a.id);
-            let after_cursor = match (after, direction) {
-                (Some(c), Direction::Ascending) => key > c,
-                (Some(c), Direction::Descending) => key < c,
-                (None, _) => true,
-            };
-            if after_cursor && matches(filter, &a) {
-                match direction {
-                    Direction::Ascending => ascending.push(Reverse(Keyed(a))),
-                    Direction::Descending => descending.push(Keyed(a)),
+        let mut result = Ok(());
+        let mut found = RunBuilder::default();
+        for a in source.scan_matching(s.first, s.end, &test) {
+            match a {
+                Ok(a) => {
+                    debug_assert!(matches(&self.filter, &a));
+                    found.push(a);
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
                 }
             }
         }
-        Ok(())
+        self.stats.activities_read += test.read();
+        if result.is_ok() && !found.is_empty() {
+            self.runs.push(found.finish(self.direction));
+        }
+        self.stats.held_max = self.stats.held_max.max(self.held());
+        result
     }
 }
 
@@ -548,17 +664,21 @@ impl Iterator for Scan<'_> {
         if self.remaining == 0 || self.failed {
             return None;
         }
-        while self.must_read_next() {
+        let mut next_run = self.next_run();
+        while self.must_read_next(next_run) {
             let Some(s) = self.unread.pop() else { break };
             if let Err(e) = self.read_segment(s) {
                 self.failed = true;
                 return Some(Err(e));
             }
+            next_run = self.next_run();
         }
-        let next = match self.direction {
-            Direction::Ascending => self.ascending.pop().map(|Reverse(k)| k.0),
-            Direction::Descending => self.descending.pop().map(|k| k.0),
-        }?;
+        let i = next_run?;
+        let run = self.runs.get_mut(i)?;
+        let next = run.pop()?;
+        if run.is_empty() {
+            self.runs.swap_remove(i);
+        }
         debug_assert!(self.last.is_none_or(|c| match self.direction {
             Direction::Ascending => c.key() < (next.occurred_at_ms, next.id),
             Direction::Descending => c.key() > (next.occurred_at_ms, next.id),

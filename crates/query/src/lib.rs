@@ -46,7 +46,7 @@ pub use ast::{AttrPredicate, Did, Field, Filter, Literal, Op, OpKind, SmartList,
 pub use error::{Error, Result};
 pub use exec::{
     may_match, occurred_bounds, scan, ActivityHeader, ActivitySource, Cursor, Direction,
-    QueryOptions, Scan, ScanStats, SegmentSpan, SourceError,
+    QueryOptions, Scan, ScanStats, ScanTest, SegmentSpan, SourceError,
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{
@@ -54,7 +54,9 @@ pub use plan::{
     PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
     FETCH_BATCH_FIRST, FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
 };
-pub use resolve::{matches, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred};
+pub use resolve::{
+    matches, matches_view, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred,
+};
 pub use smart::{
     did_path, people, people_brute_force, people_indexed, resolve_smart_list, DidPath, ResolvedDid,
     ResolvedList, PERSON_LOOKUP_POSTINGS,

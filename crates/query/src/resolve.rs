@@ -8,8 +8,9 @@
 use crate::ast::{Filter, Literal, Op, OpKind, TypeRef};
 use crate::error::{Error, Result};
 use crate::time::Time;
+use actlog_model::codec::ActivityView;
 use actlog_model::{
-    Activity, ActivityId, AttributeId, Catalog, DataType, PersonId, TypeId, TypeVersion, Value,
+    Activity, ActivityId, AttributeId, Catalog, DataType, PersonId, TypeId, TypeVersion, ValueRef,
 };
 use std::cmp::Ordering;
 
@@ -431,36 +432,95 @@ fn id_op(op: &Op<u64>) -> ResolvedFilter {
 
 /// Whether `activity` satisfies `filter`: the brute-force definition of every query.
 pub fn matches(filter: &ResolvedFilter, activity: &Activity) -> bool {
-    match filter {
-        ResolvedFilter::And(cs) => cs.iter().all(|c| matches(c, activity)),
-        ResolvedFilter::Or(cs) => cs.iter().any(|c| matches(c, activity)),
-        ResolvedFilter::Not(c) => !matches(c, activity),
-        ResolvedFilter::Types(ids) => ids.binary_search(&activity.type_id).is_ok(),
-        ResolvedFilter::Persons(ids) => ids.binary_search(&activity.person).is_ok(),
-        ResolvedFilter::Occurred { min_ms, max_ms } => {
-            (*min_ms..=*max_ms).contains(&activity.occurred_at_ms)
-        }
-        ResolvedFilter::IdRange { first, last } => (*first..=*last).contains(&activity.id),
-        ResolvedFilter::Ids(ids) => ids.binary_search(&activity.id).is_ok(),
-        ResolvedFilter::Value(attrs) => {
-            let Ok(i) = attrs.binary_search_by_key(&activity.type_id, |m| m.type_id) else {
-                return false;
-            };
-            let m = &attrs[i];
-            let value = match m.slot {
-                Slot::Primary => Some(&activity.primary),
-                Slot::Attribute(id) => activity
-                    .attributes
-                    .iter()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, v)| v),
-            };
-            value.is_some_and(|v| value_matches(&m.pred, v))
+    matches_record(filter, activity)
+}
+
+/// [`matches`] on a record decoded in place, so a scan tests a record before copying
+/// it out: the same answer as on the owned activity, which the tests check.
+pub fn matches_view(filter: &ResolvedFilter, view: &ActivityView<'_>) -> bool {
+    matches_record(filter, view)
+}
+
+/// What matching reads of an activity, owned or viewed in its record.
+trait Fields {
+    fn id(&self) -> ActivityId;
+    fn person(&self) -> PersonId;
+    fn type_id(&self) -> TypeId;
+    fn occurred_at_ms(&self) -> i64;
+    fn value(&self, slot: Slot) -> Option<ValueRef<'_>>;
+}
+
+impl Fields for Activity {
+    fn id(&self) -> ActivityId {
+        self.id
+    }
+    fn person(&self) -> PersonId {
+        self.person
+    }
+    fn type_id(&self) -> TypeId {
+        self.type_id
+    }
+    fn occurred_at_ms(&self) -> i64 {
+        self.occurred_at_ms
+    }
+    fn value(&self, slot: Slot) -> Option<ValueRef<'_>> {
+        match slot {
+            Slot::Primary => Some(self.primary.as_ref()),
+            Slot::Attribute(id) => self
+                .attributes
+                .iter()
+                .find(|(a, _)| *a == id)
+                .map(|(_, v)| v.as_ref()),
         }
     }
 }
 
-fn value_matches(pred: &ValuePred, v: &Value) -> bool {
+impl Fields for ActivityView<'_> {
+    fn id(&self) -> ActivityId {
+        self.id
+    }
+    fn person(&self) -> PersonId {
+        self.person
+    }
+    fn type_id(&self) -> TypeId {
+        self.type_id
+    }
+    fn occurred_at_ms(&self) -> i64 {
+        self.occurred_at_ms
+    }
+    fn value(&self, slot: Slot) -> Option<ValueRef<'_>> {
+        match slot {
+            Slot::Primary => Some(self.primary),
+            Slot::Attribute(id) => self.attributes.get(id),
+        }
+    }
+}
+
+fn matches_record(filter: &ResolvedFilter, activity: &impl Fields) -> bool {
+    match filter {
+        ResolvedFilter::And(cs) => cs.iter().all(|c| matches_record(c, activity)),
+        ResolvedFilter::Or(cs) => cs.iter().any(|c| matches_record(c, activity)),
+        ResolvedFilter::Not(c) => !matches_record(c, activity),
+        ResolvedFilter::Types(ids) => ids.binary_search(&activity.type_id()).is_ok(),
+        ResolvedFilter::Persons(ids) => ids.binary_search(&activity.person()).is_ok(),
+        ResolvedFilter::Occurred { min_ms, max_ms } => {
+            (*min_ms..=*max_ms).contains(&activity.occurred_at_ms())
+        }
+        ResolvedFilter::IdRange { first, last } => (*first..=*last).contains(&activity.id()),
+        ResolvedFilter::Ids(ids) => ids.binary_search(&activity.id()).is_ok(),
+        ResolvedFilter::Value(attrs) => {
+            let Ok(i) = attrs.binary_search_by_key(&activity.type_id(), |m| m.type_id) else {
+                return false;
+            };
+            let m = &attrs[i];
+            activity
+                .value(m.slot)
+                .is_some_and(|v| value_matches(&m.pred, v))
+        }
+    }
+}
+
+fn value_matches(pred: &ValuePred, v: ValueRef<'_>) -> bool {
     match pred {
         ValuePred::Cmp(op, s) => compare(v, s).is_some_and(|o| match op {
             OpKind::Eq => o == Ordering::Equal,
@@ -481,26 +541,28 @@ fn value_matches(pred: &ValuePred, v: &Value) -> bool {
     }
 }
 
-fn string_of(v: &Value) -> Option<&str> {
+fn string_of(v: ValueRef<'_>) -> Option<&str> {
     match v {
-        Value::String(s) | Value::Text(s) | Value::Email(s) | Value::Link(s) | Value::Phone(s) => {
-            Some(s)
-        }
+        ValueRef::String(s)
+        | ValueRef::Text(s)
+        | ValueRef::Email(s)
+        | ValueRef::Link(s)
+        | ValueRef::Phone(s) => Some(s),
         _ => None,
     }
 }
 
 /// How a stored value orders against a comparand; `None` when they cannot be compared
 /// (which makes every comparison false, `!=` included, as SQL does with NULL).
-fn compare(v: &Value, s: &Scalar) -> Option<Ordering> {
+fn compare(v: ValueRef<'_>, s: &Scalar) -> Option<Ordering> {
     match (v, s) {
         (_, Scalar::Str(b)) => string_of(v).map(|a| a.as_bytes().cmp(b.as_bytes())),
-        (Value::Integer(a), Scalar::Int(b)) => Some(i64::from(*a).cmp(b)),
-        (Value::Integer(a), Scalar::Float(b)) => f64::from(*a).partial_cmp(b),
-        (Value::Float(a) | Value::Currency(a), Scalar::Float(b)) => a.partial_cmp(b),
-        (Value::Boolean(a), Scalar::Bool(b)) => Some(a.cmp(b)),
-        (Value::Date(a), Scalar::Date(b)) => Some(a.cmp(b)),
-        (Value::Datetime(a), Scalar::Datetime(b)) => Some(a.cmp(b)),
+        (ValueRef::Integer(a), Scalar::Int(b)) => Some(i64::from(a).cmp(b)),
+        (ValueRef::Integer(a), Scalar::Float(b)) => f64::from(a).partial_cmp(b),
+        (ValueRef::Float(a) | ValueRef::Currency(a), Scalar::Float(b)) => a.partial_cmp(b),
+        (ValueRef::Boolean(a), Scalar::Bool(b)) => Some(a.cmp(b)),
+        (ValueRef::Date(a), Scalar::Date(b)) => Some(a.cmp(b)),
+        (ValueRef::Datetime(a), Scalar::Datetime(b)) => Some(a.cmp(b)),
         _ => None,
     }
 }

@@ -4,14 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use actlog_model::{
-    Activity, ActivityId, AttributeDefinition, Catalog, DataType, PersonId, TypeDefinition, TypeId,
-    Value,
+    codec, Activity, ActivityId, AttributeDefinition, Catalog, DataType, PersonId, TypeDefinition,
+    TypeId, ValidActivity, Value,
 };
 use actlog_query::{
-    candidate_plans, choose_plan, execute, matches, may_match, parse_filter, parse_smart_list,
-    people, people_brute_force, people_indexed, resolve, resolve_smart_list, scan, ActivityHeader,
-    ActivitySource, Cursor, Direction, KeySpan, PersonPostings, Plan, PostingIndex, Postings,
-    QueryOptions, ResolvedFilter, SegmentSpan, SourceError, ValueSlot, PERSON_PLAN_SURE_MAX,
+    candidate_plans, choose_plan, execute, matches, matches_view, may_match, parse_filter,
+    parse_smart_list, people, people_brute_force, people_indexed, resolve, resolve_smart_list,
+    scan, ActivityHeader, ActivitySource, Cursor, Direction, KeySpan, PersonPostings, Plan,
+    PostingIndex, Postings, QueryOptions, ResolvedFilter, ScanTest, SegmentSpan, SourceError,
+    ValueSlot, PERSON_PLAN_SURE_MAX,
 };
 use proptest::prelude::*;
 use roaring::RoaringTreemap;
@@ -47,10 +48,26 @@ fn catalog() -> Catalog {
     c
 }
 
-/// An in-memory log: activities by id, cut into segments at the given ids.
+/// An in-memory log: activities by id, cut into segments at the given ids. With
+/// `records`, filtered scans go through each activity's encoded record and test it in
+/// place, as a source over a log does.
 struct MemLog {
     activities: Vec<Activity>,
     cuts: Vec<u64>,
+    records: bool,
+}
+
+/// The record of `a`, as the log holds it.
+fn record(a: &Activity) -> Vec<u8> {
+    codec::encode_activity(&ValidActivity {
+        person: a.person,
+        type_id: a.type_id,
+        occurred_at_ms: a.occurred_at_ms,
+        primary: a.primary.clone(),
+        attributes: a.attributes.clone(),
+        idempotency_key: a.idempotency_key.clone(),
+    })
+    .unwrap()
 }
 
 impl ActivitySource for MemLog {
@@ -87,6 +104,34 @@ impl ActivitySource for MemLog {
         let to = (to.get() as usize).min(self.activities.len());
         let from = (from.get() as usize).min(to);
         Box::new(self.activities[from..to].iter().cloned().map(Ok))
+    }
+
+    fn scan_matching<'a>(
+        &'a self,
+        from: ActivityId,
+        to: ActivityId,
+        test: &'a ScanTest<'a>,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        if !self.records {
+            return Box::new(self.scan(from, to).filter(move |a| {
+                a.as_ref().map_or(true, |a| {
+                    test.header(&ActivityHeader::of(a)) && test.activity(a)
+                })
+            }));
+        }
+        let to = (to.get() as usize).min(self.activities.len());
+        let from = (from.get() as usize).min(to);
+        Box::new(self.activities[from..to].iter().filter_map(move |a| {
+            let bytes = record(a);
+            let view = codec::decode_activity_view(a.id, &bytes).unwrap();
+            let header = ActivityHeader::of_view(&view);
+            assert_eq!(header, ActivityHeader::of(a));
+            if !test.header(&header) {
+                return None;
+            }
+            assert_eq!(test.view(&view), test.activity(a));
+            test.view(&view).then(|| Ok(view.to_activity()))
+        }))
     }
 
     fn first_id(&self) -> ActivityId {
@@ -204,11 +249,18 @@ proptest! {
         text in filter_text(),
         descending in any::<bool>(),
         page in 1usize..7,
+        records in any::<bool>(),
     ) {
         let c = catalog();
         let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let mut log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let mut log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records };
         let f = resolve(&parse_filter(&text).unwrap(), &c, NOW_MS).unwrap();
+        // The matcher on a record decoded in place agrees with the owned one.
+        for a in &log.activities {
+            let bytes = record(a);
+            let view = codec::decode_activity_view(a.id, &bytes).unwrap();
+            prop_assert_eq!(matches_view(&f, &view), matches(&f, a), "{}", text);
+        }
         let direction = if descending { Direction::Descending } else { Direction::Ascending };
 
         let unlimited = QueryOptions { direction, limit: usize::MAX, cursor: None };
@@ -292,7 +344,7 @@ proptest! {
     ) {
         let c = catalog();
         let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
         let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
         let universe: roaring::RoaringTreemap = (0u64..6).collect();
         let got = people(&log, &list, &universe).unwrap();
@@ -308,7 +360,7 @@ proptest! {
     ) {
         let c = catalog();
         let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
         let index = FakeIndex(log.activities.clone());
         let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
         let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
@@ -325,7 +377,7 @@ proptest! {
     ) {
         let c = catalog();
         let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
         let index = Inflated(FakeIndex(log.activities.clone()));
         let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
         let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
@@ -479,6 +531,7 @@ fn value_predicates_become_key_spans() {
     let log = MemLog {
         activities: make(type_id, &data, 0, &c),
         cuts: vec![30],
+        records: true,
     };
     let index = FakeIndex(log.activities.clone());
     let plan = |text: &str| {
@@ -546,7 +599,7 @@ proptest! {
     ) {
         let c = catalog();
         let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts };
+        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
         let index = FakeIndex(log.activities.clone());
         let f = resolve(&parse_filter(&text).unwrap(), &c, NOW_MS).unwrap();
         let direction = if descending { Direction::Descending } else { Direction::Ascending };
@@ -598,6 +651,7 @@ fn the_planner_prefers_the_most_selective_path() {
     let log = MemLog {
         activities: make(type_id, &data, 0, &c),
         cuts: vec![25],
+        records: true,
     };
     let index = FakeIndex(log.activities.clone());
     let plan = |text: &str| {
@@ -623,6 +677,7 @@ fn segments_outside_the_time_bounds_are_not_read() {
     let log = MemLog {
         activities: make(type_id, &data, 0, &c),
         cuts: vec![10, 20, 30],
+        records: true,
     };
     let f = resolve(
         &parse_filter("occurred between 1970-01-12 and 1970-01-13T23:59:59Z").unwrap(),
@@ -650,6 +705,7 @@ fn cursors_reject_garbage_and_the_other_direction() {
     let log = MemLog {
         activities: Vec::new(),
         cuts: Vec::new(),
+        records: true,
     };
     let f = resolve(&parse_filter("person = 1").unwrap(), &c, NOW_MS).unwrap();
     let a = Activity {

@@ -67,6 +67,7 @@ fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
     }
 }
 
+#[inline(always)]
 fn read_value<'a>(r: &mut Reader<'a>) -> Result<ValueRef<'a>, &'static str> {
     Ok(match r.u32()? {
         0 => ValueRef::String(r.str()?),
@@ -82,6 +83,23 @@ fn read_value<'a>(r: &mut Reader<'a>) -> Result<ValueRef<'a>, &'static str> {
         10 => ValueRef::Currency(r.f64()?),
         _ => return Err("unknown value tag"),
     })
+}
+
+/// Moves past a tagged value without decoding it.
+fn skip_value(r: &mut Reader<'_>) -> Result<(), &'static str> {
+    let len = match r.u32()? {
+        // Strings: a length, then the bytes.
+        0 | 1 | 7 | 8 | 9 => usize::try_from(r.u64()?).map_err(|_| "string longer than memory")?,
+        // Varints.
+        2 | 5 | 6 => {
+            r.u64()?;
+            0
+        }
+        3 | 10 => 8,
+        4 => 1,
+        _ => return Err("unknown value tag"),
+    };
+    r.take(len).map(|_| ())
 }
 
 /// A recorded activity decoded in place: its strings borrow the record's bytes.
@@ -172,9 +190,20 @@ impl<'a> AttributesView<'a> {
 
     /// The value of attribute `id`, if the activity has one.
     pub fn get(&self, id: AttributeId) -> Option<ValueRef<'a>> {
-        self.iter()
-            .take_while(|(a, _)| *a <= id)
-            .find_map(|(a, v)| (a == id).then_some(v))
+        // Values before it are stepped over by their lengths, not decoded; the bytes
+        // were checked when the view was made.
+        let mut r = Reader::new(self.bytes);
+        for _ in 0..self.len {
+            let attr = AttributeId(r.u16().ok()?);
+            if attr == id {
+                return read_value(&mut r).ok();
+            }
+            if attr > id {
+                return None;
+            }
+            skip_value(&mut r).ok()?;
+        }
+        None
     }
 }
 
@@ -220,6 +249,7 @@ impl<'a> Iterator for AttributesIter<'a> {
     }
 }
 
+#[inline(always)]
 fn read_attribute<'a>(r: &mut Reader<'a>) -> Result<(AttributeId, ValueRef<'a>), &'static str> {
     let id = AttributeId(r.u16()?);
     Ok((id, read_value(r)?))
@@ -231,7 +261,19 @@ fn read_attribute<'a>(r: &mut Reader<'a>) -> Result<(AttributeId, ValueRef<'a>),
 ///
 /// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
 pub fn decode_activity(id: ActivityId, bytes: &[u8]) -> Result<Activity> {
-    decode_activity_view(id, bytes).map(|view| view.to_activity())
+    // One pass: each secondary value is copied out as it is read and checked, rather
+    // than the record checked as a view and its attributes read a second time.
+    let mut attributes = Vec::new();
+    let view = parse(id, bytes, &mut attributes).map_err(|reason| corrupt(id, bytes, reason))?;
+    Ok(Activity {
+        id,
+        person: view.person,
+        type_id: view.type_id,
+        occurred_at_ms: view.occurred_at_ms,
+        primary: view.primary.to_value(),
+        attributes,
+        idempotency_key: view.idempotency_key.map(str::to_owned),
+    })
 }
 
 /// Decodes the activity record with id `id` without copying its strings.
@@ -240,14 +282,81 @@ pub fn decode_activity(id: ActivityId, bytes: &[u8]) -> Result<Activity> {
 ///
 /// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
 pub fn decode_activity_view(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>> {
-    parse(id, bytes).map_err(|reason| Error::CorruptActivity {
+    parse(id, bytes, &mut NoCopy).map_err(|reason| corrupt(id, bytes, reason))
+}
+
+#[cold]
+fn corrupt(id: ActivityId, bytes: &[u8], reason: String) -> Error {
+    Error::CorruptActivity {
         id,
         len_bytes: bytes.len(),
         reason,
-    })
+    }
 }
 
-fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
+/// What [`parse`] does with each secondary value once it is read and checked.
+trait AttributeSink<'a> {
+    /// `count` values follow.
+    fn reserve(&mut self, count: usize);
+    fn push(&mut self, id: AttributeId, value: ValueRef<'a>);
+}
+
+/// Leaves the values in the record (a view reads them again when asked).
+struct NoCopy;
+
+impl<'a> AttributeSink<'a> for NoCopy {
+    #[inline]
+    fn reserve(&mut self, _count: usize) {}
+    #[inline]
+    fn push(&mut self, _id: AttributeId, _value: ValueRef<'a>) {}
+}
+
+/// Copies the values out, for an owned [`Activity`].
+impl<'a> AttributeSink<'a> for Vec<(AttributeId, crate::value::Value)> {
+    #[inline]
+    fn reserve(&mut self, count: usize) {
+        Vec::reserve_exact(self, count);
+    }
+    #[inline]
+    fn push(&mut self, id: AttributeId, value: ValueRef<'a>) {
+        Vec::push(self, (id, value.to_value()));
+    }
+}
+
+/// Decodes and checks the record as [`decode_activity_view`] does, unless `keep` rejects
+/// its person, type and occurrence time, which are read first: then `Ok(None)`, and the
+/// rest of the record is neither read nor checked. What a filtered scan uses: one pass
+/// over the header for both the cheap test and the decode.
+///
+/// # Errors
+///
+/// [`Error::CorruptActivity`] if the header does not read, or if `keep` accepts it and
+/// the bytes are not a well-formed record.
+pub fn decode_activity_view_if(
+    id: ActivityId,
+    bytes: &[u8],
+    keep: impl FnOnce(PersonId, TypeId, i64) -> bool,
+) -> Result<Option<ActivityView<'_>>> {
+    let header = parse_header(bytes).map_err(|reason| corrupt(id, bytes, reason))?;
+    if !keep(header.person, header.type_id, header.occurred_at_ms) {
+        return Ok(None);
+    }
+    parse_rest(id, header, &mut NoCopy)
+        .map(Some)
+        .map_err(|reason| corrupt(id, bytes, reason))
+}
+
+/// The first fields of a record, and the reader positioned after them.
+struct Header<'a> {
+    person: PersonId,
+    type_id: TypeId,
+    occurred_at_ms: i64,
+    rest: Reader<'a>,
+    body: &'a [u8],
+}
+
+#[inline(always)]
+fn parse_header(bytes: &[u8]) -> Result<Header<'_>, String> {
     if bytes.len() > RECORD_BYTES_MAX {
         return Err(format!("longer than {RECORD_BYTES_MAX} bytes"));
     }
@@ -261,6 +370,40 @@ fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
     let person = PersonId(r.u64()?);
     let type_id = TypeId(r.u32()?);
     let occurred_at_ms = r.i64()?;
+    Ok(Header {
+        person,
+        type_id,
+        occurred_at_ms,
+        rest: r,
+        body,
+    })
+}
+
+/// Reads and checks a whole record, handing each secondary value to `sink` as it goes.
+#[inline(always)]
+fn parse<'a>(
+    id: ActivityId,
+    bytes: &'a [u8],
+    sink: &mut impl AttributeSink<'a>,
+) -> Result<ActivityView<'a>, String> {
+    let header = parse_header(bytes)?;
+    parse_rest(id, header, sink)
+}
+
+/// The rest of [`parse`], after the header.
+#[inline(always)]
+fn parse_rest<'a>(
+    id: ActivityId,
+    header: Header<'a>,
+    sink: &mut impl AttributeSink<'a>,
+) -> Result<ActivityView<'a>, String> {
+    let Header {
+        person,
+        type_id,
+        occurred_at_ms,
+        rest: mut r,
+        body,
+    } = header;
     let primary = read_value(&mut r)?;
     primary
         .check_stored()
@@ -270,6 +413,7 @@ fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
         return Err(format!("{count} attributes"));
     }
     let attributes_at = body.len() - r.remaining();
+    sink.reserve(count as usize);
     let mut previous: Option<AttributeId> = None;
     for _ in 0..count {
         let (attr, value) = read_attribute(&mut r)?;
@@ -280,6 +424,7 @@ fn parse(id: ActivityId, bytes: &[u8]) -> Result<ActivityView<'_>, String> {
         value
             .check_stored()
             .map_err(|reason| format!("attribute {}: {reason}", attr.0))?;
+        sink.push(attr, value);
     }
     let attributes = AttributesView {
         bytes: &body[attributes_at..body.len() - r.remaining()],

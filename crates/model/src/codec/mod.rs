@@ -34,8 +34,8 @@ mod event;
 mod wire;
 
 pub use activity::{
-    decode_activity, decode_activity_view, encode_activity, encode_activity_into, peek_activity,
-    ActivityView, AttributesIter, AttributesView,
+    decode_activity, decode_activity_view, decode_activity_view_if, encode_activity,
+    encode_activity_into, peek_activity, ActivityView, AttributesIter, AttributesView,
 };
 pub use event::{decode_event, encode_event, encode_event_into};
 
@@ -193,12 +193,61 @@ mod tests {
             prop_assert_eq!(view.attributes.len(), a.attributes.len());
             for (id, v) in &a.attributes {
                 prop_assert_eq!(view.attributes.get(*id), Some(v.as_ref()));
+                // Ids between and around the present ones are absent, also when the
+                // values before them are stepped over.
+                for near in [id.0.wrapping_sub(1), id.0.wrapping_add(1)] {
+                    let expected = a.attributes.iter().find(|(x, _)| x.0 == near).map(|(_, v)| v.as_ref());
+                    prop_assert_eq!(view.attributes.get(AttributeId(near)), expected);
+                }
             }
             prop_assert_eq!(
                 peek_activity(&ours),
                 Some((a.person, a.type_id, a.occurred_at_ms))
             );
+            prop_assert_eq!(decode_activity(ActivityId(5), &ours).unwrap(), view.to_activity());
             prop_assert_eq!(view.to_activity(), crate::Activity::from_valid(ActivityId(5), a));
+        }
+
+        /// The one-pass owned decoder accepts exactly the records the view decoder
+        /// accepts, with the same reason when it refuses one, for cut and damaged bytes.
+        #[test]
+        fn owned_and_view_decoders_agree_on_damaged_records(
+            a in activity(),
+            cut in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let ours = encode_activity(&a).unwrap();
+            let mut damaged = ours.clone();
+            let i = at.index(damaged.len());
+            damaged[i] = byte;
+            let short = &ours[..cut.index(ours.len())];
+            for bytes in [&damaged[..], short] {
+                let owned = decode_activity(ActivityId(7), bytes);
+                let view = decode_activity_view(ActivityId(7), bytes);
+                // Keeping every header decodes as the view decoder does; keeping none
+                // fails only when the header itself does not read.
+                let kept = decode_activity_view_if(ActivityId(7), bytes, |_, _, _| true);
+                prop_assert_eq!(
+                    kept.map(|v| v.map(|v| v.to_activity())).map_err(|e| e.to_string()),
+                    view.as_ref().map(|v| Some(v.to_activity())).map_err(|e| e.to_string())
+                );
+                let mut header = None;
+                let skipped = decode_activity_view_if(ActivityId(7), bytes, |p, t, at| {
+                    header = Some((p, t, at));
+                    false
+                });
+                match &skipped {
+                    Ok(None) => prop_assert_eq!(header, peek_activity(bytes)),
+                    Ok(Some(_)) => prop_assert!(false, "a rejected header was decoded"),
+                    Err(_) => prop_assert!(header.is_none() && view.is_err()),
+                }
+                match (owned, view) {
+                    (Ok(owned), Ok(view)) => prop_assert_eq!(owned, view.to_activity()),
+                    (Err(o), Err(v)) => prop_assert_eq!(o.to_string(), v.to_string()),
+                    (o, v) => prop_assert!(false, "owned {:?}, view {:?}", o, v.map(|v| v.to_activity())),
+                }
+            }
         }
     }
 
