@@ -686,6 +686,12 @@ impl Index {
 
     /// [`flush`](Self::flush) under the write lock: publishes a background flush first.
     fn flush_locked(&self, retired: &mut Retired) -> Result<()> {
+        // sled waits forever for a write into a directory removed under it (see `drop`).
+        if !self.dir.exists() {
+            return Err(Error::Store {
+                detail: format!("the index directory {} was removed", self.dir.display()),
+            });
+        }
         self.complete_job(retired)?;
         let frozen = {
             let mut m = self.mem.write();
@@ -1093,8 +1099,11 @@ impl Drop for Index {
         // A background flush holds a handle on the store: let it end before the store
         // closes. Its run stays unpublished (garbage that `open` deletes): the index is
         // what the last meta record says, and the engine re-feeds from its checkpoint.
+        // A job writing into a removed directory may never end: it is left to itself.
         if let Some(job) = self.write_lock.get_mut().job.take() {
-            let _ = job.handle.join();
+            if self.dir.exists() {
+                let _ = job.handle.join();
+            }
         }
         // sled flushes when its last handle drops, and if its directory was removed
         // under the open index that flush waits forever for a write that cannot land.
