@@ -297,3 +297,54 @@ fn closed_engine_refuses_work() {
     assert!(matches!(clone.append_batch(vec![]), Err(Error::Closed)));
     assert!(matches!(clone.get(ActivityId(0)), Err(Error::Closed)));
 }
+
+/// Activities whose records are longer than a point read's first read (a long text
+/// value) read back by id, through a person query and in a replay.
+#[test]
+fn long_activities_read_back_by_id_and_by_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let def = actlog::model::TypeDefinition {
+        api_name: "noteWritten".into(),
+        name: "Wrote a Note".into(),
+        description: None,
+        trigger_name: "Writes a Note".into(),
+        filter_name: "Wrote a Note".into(),
+        primary_attribute: actlog::model::AttributeDefinition::new(
+            "note",
+            "Note",
+            actlog::model::DataType::Text,
+        ),
+        attributes: Vec::new(),
+    };
+    let created = engine.create_type(def).unwrap();
+    engine.approve_type(created.id()).unwrap();
+    let text = |i: usize| -> String {
+        let len = [60_000, 20_000, 10, 40_000][i % 4];
+        (0..len)
+            .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+            .collect()
+    };
+    let items = (0..12)
+        .map(|i| {
+            actlog::NewActivity::new(actlog::PersonId(i as u64 % 3), "noteWritten", T0 + i as i64)
+                .primary(text(i))
+        })
+        .collect();
+    let outcomes = engine.append_batch(items).unwrap();
+    assert!(outcomes.iter().all(|o| o.id().is_some()), "{outcomes:?}");
+    engine.close().unwrap();
+    let engine = open(dir.path());
+    for i in 0..12 {
+        let a = engine.get(ActivityId(i as u64)).unwrap().unwrap();
+        assert_eq!(a.primary, actlog::model::Value::Text(text(i)));
+    }
+    engine.wait_indexed().unwrap();
+    let got: Vec<u64> = engine
+        .query_text("person = 1", Default::default())
+        .unwrap()
+        .map(|a| a.unwrap().id.get())
+        .collect();
+    assert_eq!(got, vec![1, 4, 7, 10]);
+    assert_eq!(engine.replay(ActivityId(0)).unwrap().count(), 12);
+}

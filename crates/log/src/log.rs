@@ -49,9 +49,8 @@ pub const LOCK_FILE_NAME: &str = "LOCK";
 /// Read size of sequential scans: large preads amortize the call cost over thousands of
 /// frames.
 const SCAN_CHUNK_BYTES: usize = 1 << 20;
-/// Read size of point reads: the sparse index puts the record within about
-/// `index_interval_bytes`, so a small read usually suffices.
-const POINT_CHUNK_BYTES: usize = 16 << 10;
+/// Largest read of a batch of point reads going on forward (see [`LogIter::point`]).
+const POINT_CHUNK_MAX_BYTES: usize = 256 << 10;
 /// The append buffer is kept between batches, but not when one huge batch blew it up.
 const APPEND_BUFFER_KEEP_BYTES: usize = 4 << 20;
 
@@ -294,12 +293,7 @@ impl Log {
         if offset.0 < first || offset.0 >= next {
             return Err(out_of_range(offset.0, first, next));
         }
-        let mut iter = LogIter::new(
-            Arc::clone(&self.inner),
-            offset.0,
-            offset.0 + 1,
-            POINT_CHUNK_BYTES,
-        );
+        let mut iter = LogIter::point(Arc::clone(&self.inner), offset.0, offset.0 + 1);
         match iter.next_ref() {
             Some(Ok(r)) => Ok(r.to_record()),
             Some(Err(e)) => Err(e),
@@ -382,12 +376,7 @@ impl Log {
             }
             let iter = match &mut iter {
                 Some(it) if it.next <= offset.0 => it,
-                slot => slot.insert(LogIter::new(
-                    Arc::clone(&self.inner),
-                    offset.0,
-                    next,
-                    POINT_CHUNK_BYTES,
-                )),
+                slot => slot.insert(LogIter::point(Arc::clone(&self.inner), offset.0, next)),
             };
             iter.skip_to(offset.0);
             match iter.next_ref() {
@@ -983,6 +972,19 @@ impl LogIter {
             reader: FrameReader::new(0, chunk_bytes),
             failed: false,
         }
+    }
+
+    /// An iterator for point reads: the sparse index puts a record within about
+    /// `index_interval_bytes` of the entry a read starts from, so the first read after
+    /// each jump is that plus room for the record (8 KiB by default) instead of a scan's
+    /// megabyte; reads that go on forward (a batch of nearby records) double in size.
+    fn point(inner: Arc<Inner>, from: u64, to: u64) -> Self {
+        let min_bytes = (inner.options.index_interval_bytes as usize + (4 << 10))
+            .next_power_of_two()
+            .min(POINT_CHUNK_MAX_BYTES);
+        let mut iter = LogIter::new(inner, from, to, min_bytes);
+        iter.reader = FrameReader::growing(0, min_bytes, POINT_CHUNK_MAX_BYTES);
+        iter
     }
 
     /// The offset the next record will have.

@@ -159,13 +159,26 @@ pub(crate) struct FrameReader {
     /// Start of the last frame's payload in `buf`.
     payload_at: usize,
     payload_bytes: usize,
+    /// Bytes the next refill reads.
     chunk_bytes: usize,
+    /// What `chunk_bytes` starts from after a seek, and what it may double up to while
+    /// the reads go on forward (see [`FrameReader::growing`]).
+    chunk_min_bytes: usize,
+    chunk_max_bytes: usize,
     /// A fresh checksum state, copied for each frame (see [`decode_frame_with`]).
     crc: crc32fast::Hasher,
 }
 
 impl FrameReader {
     pub(crate) fn new(position: u64, chunk_bytes: usize) -> Self {
+        Self::growing(position, chunk_bytes, chunk_bytes)
+    }
+
+    /// A reader whose reads start at `min_bytes` after each seek and double, up to
+    /// `max_bytes`, while it reads on forward: a point read copies little, and a batch of
+    /// nearby records read in one pass soon reads in large chunks.
+    pub(crate) fn growing(position: u64, min_bytes: usize, max_bytes: usize) -> Self {
+        debug_assert!(min_bytes > 0 && min_bytes <= max_bytes);
         Self {
             buf: Vec::new(),
             valid: 0,
@@ -173,7 +186,9 @@ impl FrameReader {
             at: 0,
             payload_at: 0,
             payload_bytes: 0,
-            chunk_bytes,
+            chunk_bytes: min_bytes,
+            chunk_min_bytes: min_bytes,
+            chunk_max_bytes: max_bytes,
             crc: crc32fast::Hasher::new(),
         }
     }
@@ -183,6 +198,7 @@ impl FrameReader {
         self.buf_position = position;
         self.valid = 0;
         self.at = 0;
+        self.chunk_bytes = self.chunk_min_bytes;
     }
 
     /// File position of the next frame.
@@ -252,7 +268,10 @@ impl FrameReader {
 
     /// [`FrameReader::next`] when the buffer holds only part of the next frame, which
     /// needs `frame_bytes` in all: reads on from the frame's start (once per chunk, so
-    /// kept out of the per-frame path).
+    /// kept out of the per-frame path). A frame whose header was cut off by the buffer
+    /// learns its length only after the first read, so a frame longer than that read is
+    /// read again whole; a read that returns less than asked is a file shorter than its
+    /// records.
     #[cold]
     #[inline(never)]
     fn next_after_refill(
@@ -260,34 +279,42 @@ impl FrameReader {
         file: &dyn StorageFile,
         limit: u64,
         record_bytes_max: u32,
-        frame_bytes: u64,
+        mut frame_bytes: u64,
     ) -> io::Result<Step> {
         let position = self.position();
         let available = limit - position;
-        if frame_bytes > available {
-            return Ok(Step::Bad {
-                position,
-                kind: CorruptionKind::Truncated {
-                    needed: frame_bytes,
-                    available,
-                },
-            });
-        }
-        let want = (self.chunk_bytes as u64).max(frame_bytes).min(available);
-        self.refill(file, want as usize)?;
-        Ok(
-            match decode_frame_with(&self.buf[self.at..self.valid], record_bytes_max, &self.crc) {
-                FrameDecode::Frame(frame) => self.accept(frame, position),
-                FrameDecode::Bad(kind) => Step::Bad { position, kind },
-                FrameDecode::Incomplete { frame_bytes } => Step::Bad {
+        let mut asked = 0u64;
+        loop {
+            if frame_bytes > available {
+                return Ok(Step::Bad {
+                    position,
+                    kind: CorruptionKind::Truncated {
+                        needed: frame_bytes,
+                        available,
+                    },
+                });
+            }
+            if frame_bytes <= asked {
+                return Ok(Step::Bad {
                     position,
                     kind: CorruptionKind::Truncated {
                         needed: frame_bytes,
                         available: (self.valid - self.at) as u64,
                     },
-                },
-            },
-        )
+                });
+            }
+            let want = (self.chunk_bytes as u64).max(frame_bytes).min(available);
+            self.refill(file, want as usize)?;
+            self.chunk_bytes = (self.chunk_bytes * 2).min(self.chunk_max_bytes);
+            asked = want;
+            match decode_frame_with(&self.buf[self.at..self.valid], record_bytes_max, &self.crc) {
+                FrameDecode::Frame(frame) => return Ok(self.accept(frame, position)),
+                FrameDecode::Bad(kind) => return Ok(Step::Bad { position, kind }),
+                FrameDecode::Incomplete {
+                    frame_bytes: needed,
+                } => frame_bytes = needed,
+            }
+        }
     }
 }
 

@@ -64,3 +64,36 @@ proptest! {
         check(&log, &offsets);
     }
 }
+
+/// Records up to five times the first read of a point read, in one large segment: a
+/// batch reads on forward in reads that double, and a record longer than the read
+/// buffered so far is read whole.
+#[test]
+fn batches_over_large_records_read_what_read_reads() {
+    let mem = MemStorage::new();
+    let options = actlog_log::LogOptions {
+        record_bytes_max: 64 << 10,
+        index_interval_bytes: 4096,
+        ..mem_options(&mem, 64 << 20, SyncPolicy::Never)
+    };
+    let (log, _) = Log::open(dir(), options).unwrap();
+    let big = |i: u64| -> Vec<u8> {
+        let len = match i % 5 {
+            0 => 40_000,
+            1 => 9_000,
+            _ => (i * 37 % 700) as usize + 1,
+        };
+        (0..len).map(|j| (i as usize * 13 + j) as u8).collect()
+    };
+    for i in 0..400 {
+        assert_eq!(log.append(&big(i), timestamp(i)).unwrap(), Offset(i));
+    }
+    assert_eq!(log.segments().len(), 1);
+    check(&log, &(0..400).collect::<Vec<_>>());
+    check(&log, &(0..400).step_by(3).collect::<Vec<_>>());
+    check(&log, &(0..400).step_by(61).collect::<Vec<_>>());
+    check(&log, &[399, 0, 1, 2, 200, 201, 5]);
+    for i in [0, 1, 2, 399] {
+        assert_eq!(log.read(Offset(i)).unwrap().payload, big(i));
+    }
+}
