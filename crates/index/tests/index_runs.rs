@@ -243,6 +243,15 @@ fn persons_walked_together_equal_brute_force() {
                     start: ActivityId(600),
                     end: ActivityId(2_600),
                 },
+                // Empty and inverted ranges hold nothing.
+                actlog_index::IdRange {
+                    start: ActivityId(900),
+                    end: ActivityId(900),
+                },
+                actlog_index::IdRange {
+                    start: ActivityId(2_000),
+                    end: ActivityId(1_000),
+                },
             ] {
                 check_persons(&index, &live, &asked, range);
             }
