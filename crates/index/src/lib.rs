@@ -1221,7 +1221,7 @@ impl BulkLoader<'_> {
         };
         let ix = self.index;
         let end = mem.end_id;
-        self.join_job()?;
+        let joined = self.join_job();
         // The table the finished job wrote, emptied, holds the next postings.
         let next = match self.writing.take().map(Arc::try_unwrap) {
             Some(Ok(mut spare)) => {
@@ -1231,6 +1231,7 @@ impl BulkLoader<'_> {
             _ => Memtable::new(end),
         };
         self.mem = Some(next);
+        joined?;
         if mem.is_empty() {
             return Ok(());
         }
