@@ -961,6 +961,10 @@ impl Inner {
 
 impl LogIter {
     fn new(inner: Arc<Inner>, from: u64, to: u64, chunk_bytes: usize) -> Self {
+        Self::with_reader(inner, from, to, FrameReader::new(0, chunk_bytes))
+    }
+
+    fn with_reader(inner: Arc<Inner>, from: u64, to: u64, reader: FrameReader) -> Self {
         LogIter {
             inner,
             next: from,
@@ -969,7 +973,7 @@ impl LogIter {
             segment_limit: 0,
             segment_end_offset: 0,
             reader_offset: 0,
-            reader: FrameReader::new(0, chunk_bytes),
+            reader,
             failed: false,
         }
     }
@@ -982,9 +986,8 @@ impl LogIter {
         let min_bytes = (inner.options.index_interval_bytes as usize + (4 << 10))
             .next_power_of_two()
             .min(POINT_CHUNK_MAX_BYTES);
-        let mut iter = LogIter::new(inner, from, to, min_bytes);
-        iter.reader = FrameReader::growing(0, min_bytes, POINT_CHUNK_MAX_BYTES);
-        iter
+        let reader = FrameReader::growing(0, min_bytes, POINT_CHUNK_MAX_BYTES);
+        Self::with_reader(inner, from, to, reader)
     }
 
     /// The offset the next record will have.
