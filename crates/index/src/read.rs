@@ -663,15 +663,17 @@ pub struct PersonsPostings {
     current: Vec<Post>,
     at: usize,
     how: PersonsHow,
+    /// The memtables' postings of every person, in (person, id) order.
+    mem: Vec<(u64, Post)>,
     failed: bool,
 }
 
 #[derive(Debug)]
 enum PersonsHow {
     /// One lookup per person (few persons).
-    Each(Snapshot, Vec<(u64, Post)>),
+    Each(Snapshot),
     /// One forward walk per run.
-    Walk(Vec<PersonWalk>, Vec<(u64, Post)>),
+    Walk(Vec<PersonWalk>),
 }
 
 impl PersonsPostings {
@@ -684,7 +686,6 @@ impl PersonsPostings {
         let mut persons: Vec<u64> = persons.iter().map(|p| p.get()).collect();
         persons.sort_unstable();
         persons.dedup();
-        // The memtables' postings of every person, in (person, id) order.
         let mut mem: Vec<(u64, Post)> = Vec::new();
         for m in memtables(&snap, active) {
             for &p in &persons {
@@ -701,7 +702,7 @@ impl PersonsPostings {
         }
         mem.sort_unstable_by_key(|(p, post)| (*p, post.id));
         let how = if persons.len() < PERSONS_WALK_MIN {
-            PersonsHow::Each(snap, mem)
+            PersonsHow::Each(snap)
         } else {
             let walks = snap
                 .runs
@@ -709,7 +710,7 @@ impl PersonsPostings {
                 .filter(|r| r.end_id > snap.floor)
                 .map(|r| PersonWalk::new(&snap, r))
                 .collect();
-            PersonsHow::Walk(walks, mem)
+            PersonsHow::Walk(walks)
         };
         PersonsPostings {
             persons,
@@ -718,6 +719,7 @@ impl PersonsPostings {
             current: Vec::new(),
             at: 0,
             how,
+            mem,
             failed: false,
         }
     }
@@ -731,27 +733,25 @@ impl PersonsPostings {
         self.current.clear();
         self.at = 0;
         let last = self.persons.last().copied().unwrap_or(person);
-        let mem = match &mut self.how {
-            PersonsHow::Each(snap, mem) => {
+        match &mut self.how {
+            PersonsHow::Each(snap) => {
                 let bounds = person_bounds(PersonId(person), self.range, snap.floor);
                 let mut merge = Merge::new(snap, Vec::new(), bounds, Order::Ascending, true);
                 while let Some(p) = merge.next_post() {
                     self.current.push(p?);
                 }
-                mem
             }
-            PersonsHow::Walk(walks, mem) => {
+            PersonsHow::Walk(walks) => {
                 for w in walks.iter_mut() {
                     w.postings(person, last, self.range, &mut self.current)?;
                 }
-                mem
             }
-        };
+        }
         // The memtables hold the newest ids: after every run's.
-        let from = mem.partition_point(|(p, _)| *p < person);
-        let to = mem.partition_point(|(p, _)| *p <= person);
+        let from = self.mem.partition_point(|(p, _)| *p < person);
+        let to = self.mem.partition_point(|(p, _)| *p <= person);
         self.current
-            .extend(mem[from..to].iter().map(|(_, post)| *post));
+            .extend(self.mem[from..to].iter().map(|(_, post)| *post));
         debug_assert!(self.current.windows(2).all(|w| w[0].id < w[1].id));
         Ok(true)
     }
@@ -817,10 +817,15 @@ impl PersonWalk {
         }
     }
 
-    fn key(&self, person: u64, id: u64) -> Vec<u8> {
-        let mut sort_key = codec::person_group(person).to_vec();
-        sort_key.extend_from_slice(&id.to_be_bytes());
-        codec::block_key(codec::FAMILY_PERSON, self.run, &sort_key)
+    /// The block keys of `person`'s postings with ids in `range`, `[lo, hi)`.
+    fn keys(&self, person: u64, range: IdRange) -> (Vec<u8>, Vec<u8>) {
+        let b = person_bounds(PersonId(person), range, self.floor);
+        // A person's bounds always end (at its group with the range's end id).
+        let hi = b.hi.unwrap_or_default();
+        (
+            codec::block_key(codec::FAMILY_PERSON, self.run, &b.lo),
+            codec::block_key(codec::FAMILY_PERSON, self.run, &hi),
+        )
     }
 
     fn step(&mut self) -> Result<()> {
@@ -840,8 +845,7 @@ impl PersonWalk {
         range: IdRange,
         out: &mut Vec<Post>,
     ) -> Result<()> {
-        let lo = self.key(person, range.start.get().max(self.floor));
-        let hi = self.key(person, range.end.get());
+        let (lo, hi) = self.keys(person, range);
         if self.iter.is_none() {
             // The block holding `lo` starts at or before it; the walk ends with the
             // block holding the last person's postings.
@@ -850,7 +854,7 @@ impl PersonWalk {
                 Some(kv) => kv?.0.to_vec(),
                 None => prefix,
             };
-            let end = self.key(last, range.end.get());
+            let (_, end) = self.keys(last, range);
             let mut iter = SledIter(self.tree.range(start..end));
             self.ahead = iter.0.next().transpose()?;
             self.iter = Some(iter);
