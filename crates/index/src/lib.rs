@@ -172,6 +172,21 @@ pub enum KeyRange<'a> {
     },
 }
 
+impl<'a> KeyRange<'a> {
+    /// The one key the range holds when it is `Exact` or a range from a key to the
+    /// same key, both included: its postings are in id order and read run after run.
+    pub fn exact(self) -> Option<&'a [u8]> {
+        match self {
+            KeyRange::Exact(k) => Some(k),
+            KeyRange::Range {
+                start: Bound::Included(a),
+                end: Bound::Included(b),
+            } if a == b => Some(a),
+            KeyRange::Range { .. } => None,
+        }
+    }
+}
+
 /// How sled organises its log (sled's `Mode`, without exposing sled).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SledMode {
@@ -957,7 +972,16 @@ impl Index {
     /// A type's activities with occurred_at in `time`, in (occurred_at, id) order.
     pub fn by_type(&self, type_id: TypeId, time: TimeRange, order: Order) -> TypePostings {
         let (snap, m) = self.snapshot();
-        read::TypePostings::new(snap, &m.active, type_id, time, order)
+        read::TypePostings::new(snap, &m.active, type_id, time, Some(order))
+    }
+
+    /// A type's activities with occurred_at in `time`, in no set order: each run's in
+    /// (occurred_at, id) order, one run after the other, then the memtable's. For a
+    /// reader that counts or collects them, which so skips comparing every posting's
+    /// sort key across runs.
+    pub fn by_type_unordered(&self, type_id: TypeId, time: TimeRange) -> TypePostings {
+        let (snap, m) = self.snapshot();
+        read::TypePostings::new(snap, &m.active, type_id, time, None)
     }
 
     /// Activities of a type whose primary value key is in `key`, in (value key, id) order

@@ -66,14 +66,14 @@ impl Bounds {
             .is_none_or(|hi| cmp_concat(g, &pos[..self.pos_bytes()], hi) == Ordering::Less)
     }
 
-    fn contains(&self, g: &[u8], p: &Post) -> bool {
+    /// Whether posting `p` of group `g` sorts at or above the range's start.
+    fn at_or_above_lo(&self, g: &[u8], p: &Post) -> bool {
         let pos = codec::pos_of(self.family, p);
-        let pos = &pos[..self.pos_bytes()];
-        cmp_concat(g, pos, &self.lo) != Ordering::Less
-            && self
-                .hi
-                .as_ref()
-                .is_none_or(|hi| cmp_concat(g, pos, hi) == Ordering::Less)
+        cmp_concat(g, &pos[..self.pos_bytes()], &self.lo) != Ordering::Less
+    }
+
+    fn contains(&self, g: &[u8], p: &Post) -> bool {
+        self.at_or_above_lo(g, p) && self.below_hi(g, p)
     }
 }
 
@@ -108,6 +108,9 @@ struct RunCursor {
     groups: Vec<(Arc<[u8]>, Vec<Post>)>,
     gi: usize,
     pi: usize,
+    /// Emptied posting vectors of earlier blocks, reused so that decoding a block does
+    /// not grow a new vector from nothing.
+    spare: Vec<Vec<Post>>,
 }
 
 impl RunCursor {
@@ -128,6 +131,7 @@ impl RunCursor {
             groups: Vec::new(),
             gi: 0,
             pi: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -213,7 +217,10 @@ impl RunCursor {
                 // Earlier blocks hold only smaller keys.
                 self.done = true;
             }
-            self.groups.clear();
+            for (_, mut posts) in self.groups.drain(..) {
+                posts.clear();
+                self.spare.push(posts);
+            }
             (self.gi, self.pi) = (0, 0);
             if view.shape.max_id < self.floor {
                 continue;
@@ -225,18 +232,29 @@ impl RunCursor {
             let mut reaches_hi = false;
             while g < view.groups() && b.group_cmp(view.group_key(g)) == Ordering::Equal {
                 let key = view.group_key(g);
-                let mut posts = Vec::new();
+                let mut posts = self.spare.pop().unwrap_or_default();
                 view.decode_group(g, &mut posts)
                     .map_err(|e| codec::corrupted(&k, e))?;
                 reaches_hi |= posts.last().is_some_and(|p| !b.below_hi(key, p));
                 let floor = self.floor;
                 if !b.holds_group(key) {
-                    posts.retain(|p| b.contains(key, p));
+                    // A group's postings are in sort-key order, so those in range are
+                    // one stretch: found by two binary searches, not a test of each.
+                    debug_assert!(posts.windows(2).all(|w| {
+                        let pb = b.pos_bytes();
+                        codec::pos_of(b.family, &w[0])[..pb] < codec::pos_of(b.family, &w[1])[..pb]
+                    }));
+                    let start = posts.partition_point(|p| !b.at_or_above_lo(key, p));
+                    let end = start + posts[start..].partition_point(|p| b.below_hi(key, p));
+                    posts.truncate(end);
+                    posts.drain(..start);
                 }
                 if view.shape.min_id < floor {
                     posts.retain(|p| p.id >= floor);
                 }
-                if !posts.is_empty() {
+                if posts.is_empty() {
+                    self.spare.push(posts);
+                } else {
                     if self.order == Order::Descending {
                         posts.reverse();
                     }
@@ -427,10 +445,10 @@ impl Source {
     }
 }
 
-/// A lazy merge of sources by sort key; with `sequential`, the sources are already in
-/// output order and are drained one after the other: true when the range holds one
-/// group whose positions are ids (a person, one value), since runs tile the ids in
-/// increasing order and the memtable holds the newest.
+/// A lazy merge of sources by sort key; with `sequential`, the sources are drained one
+/// after the other: in output order when the range holds one group whose positions are
+/// ids (a person, one value), since runs tile the ids in increasing order and the
+/// memtable holds the newest; in no set order otherwise, for readers that ask for none.
 #[derive(Debug)]
 struct Merge {
     family: u8,
@@ -496,8 +514,16 @@ impl Merge {
             }
             return Ok(None);
         }
-        for s in &mut self.sources {
+        // A source with nothing after filling is done for good: dropped, so that later
+        // steps do not ask its run for a next block again.
+        let mut i = 0;
+        while let Some(s) = self.sources.get_mut(i) {
             s.fill()?;
+            if s.head().is_some() {
+                i += 1;
+            } else {
+                self.sources.remove(i);
+            }
         }
         let pb = codec::pos_bytes(self.family);
         let mut best: Option<(usize, &[u8], [u8; 16])> = None;
@@ -930,8 +956,13 @@ impl TypePostings {
         active: &Memtable,
         type_id: TypeId,
         time: TimeRange,
-        order: Order,
+        order: Option<Order>,
     ) -> Self {
+        // Without an order, runs are read one after the other (in ascending order each).
+        let (order, sequential) = match order {
+            Some(order) => (order, false),
+            None => (Order::Ascending, true),
+        };
         let bounds = type_bounds(type_id, time);
         let g: Arc<[u8]> = Arc::from(&codec::type_group(type_id.get())[..]);
         let t = type_id.get();
@@ -942,8 +973,9 @@ impl TypePostings {
         } else {
             Vec::new()
         };
-        // Positions are (occurred_at, id): runs overlap in time.
-        let mut merge = Merge::new(&snap, mem, bounds, order, false);
+        // Positions are (occurred_at, id): runs overlap in time, so an ordered read
+        // merges them.
+        let mut merge = Merge::new(&snap, mem, bounds, order, sequential);
         if time.start_ms >= time.end_ms {
             merge.sources.clear();
         }
@@ -1016,7 +1048,7 @@ impl ValuePostings {
             return ValuePostings(None);
         };
         let mem = value_mem_items(&snap, active, &bounds, order);
-        let one_value = matches!(key, KeyRange::Exact(_));
+        let one_value = key.exact().is_some();
         ValuePostings(Some(Merge::new(&snap, mem, bounds, order, one_value)))
     }
 }

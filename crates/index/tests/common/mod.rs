@@ -227,13 +227,19 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                 // each: never zero when something matches.
                 assert!(want.is_empty() || index.estimate_type(TypeId(t), time) > 0);
             }
-            let ranges: [KeyBounds<'_>; 4] = [
+            let ranges: [KeyBounds<'_>; 5] = [
                 (Bound::Unbounded, Bound::Unbounded),
                 (Bound::Included(b"\0"), Bound::Excluded(b"a\0")),
                 (Bound::Excluded(b"\0"), Bound::Included(b"a\0")),
+                (Bound::Included(b"\0"), Bound::Included(b"a\0")),
                 (Bound::Excluded(b"a"), Bound::Unbounded),
             ];
             let mut keys: Vec<KeyRange<'_>> = VALUES.iter().map(|v| KeyRange::Exact(v)).collect();
+            // A range from a key to itself is read as that one key.
+            keys.extend(VALUES.iter().map(|v| KeyRange::Range {
+                start: Bound::Included(v),
+                end: Bound::Included(v),
+            }));
             keys.extend(
                 ranges
                     .iter()
