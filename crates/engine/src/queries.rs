@@ -909,9 +909,13 @@ impl PostingIndex for EnginePostings<'_> {
     }
 
     fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
+        let end = self.end;
         Box::new(
-            self.type_postings(type_id, min_ms, max_ms, Order::Ascending)
-                .map(|p| p.map(|p| p.person).map_err(source_error)),
+            self.inner
+                .index
+                .by_type_unordered(type_id, inclusive(min_ms, max_ms))
+                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+                .map(|p| p.map(|p| (p.id, p.person)).map_err(source_error)),
         )
     }
 

@@ -50,16 +50,16 @@ pub use exec::{
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{
-    candidate_plans, choose_plan, execute, key_spans, query, Explain, KeySpan, PersonPostings,
-    PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
+    candidate_plans, choose_plan, execute, key_spans, key_spans_exact, query, Explain, KeySpan,
+    PersonPostings, PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
     FETCH_BATCH_FIRST, FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
 };
 pub use resolve::{
     matches, matches_view, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred,
 };
 pub use smart::{
-    did_path, people, people_brute_force, people_indexed, resolve_smart_list, DidPath, ResolvedDid,
-    ResolvedList, PERSON_LOOKUP_POSTINGS,
+    deciding_lookup, did_path, people, people_brute_force, people_indexed, resolve_smart_list,
+    DidPath, ResolvedDid, ResolvedList, FETCH_COST_POSTINGS, PERSON_LOOKUP_POSTINGS,
 };
 pub use time::{Date, DateTime, Duration, DurationUnit, Time};
 

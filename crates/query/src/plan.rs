@@ -22,8 +22,9 @@ use std::ops::Bound;
 /// Postings: (occurred_at_ms, id) pairs.
 pub type Postings<'a> = Box<dyn Iterator<Item = Result<(i64, ActivityId), SourceError>> + 'a>;
 
-/// The persons of a type's postings, one item per activity.
-pub type PersonPostings<'a> = Box<dyn Iterator<Item = Result<PersonId, SourceError>> + 'a>;
+/// The (id, person) of each of a type's postings.
+pub type PersonPostings<'a> =
+    Box<dyn Iterator<Item = Result<(ActivityId, PersonId), SourceError>> + 'a>;
 
 /// Postings of several persons: (person, occurred_at_ms, id), persons ascending, each
 /// person's in id order.
@@ -88,25 +89,53 @@ impl fmt::Display for KeySpan {
     }
 }
 
+/// The keys of the stored values of `data_type` nearest to a comparand: the interval of
+/// those that may equal it, and whether the comparand is itself a storable value whose
+/// key is that one key (so a strict comparison can exclude it).
+struct ScalarKeys {
+    lo: Vec<u8>,
+    hi: Vec<u8>,
+    exact: bool,
+}
+
 /// The key interval of the stored values of `data_type` that equal `s`: one key for
-/// most types; for an integer compared with a float, the integers either side.
-fn scalar_keys(s: &Scalar, data_type: DataType) -> Option<(Vec<u8>, Vec<u8>)> {
+/// most types; for an integer compared with a non-integral float, the integers either
+/// side; for a comparand beyond a stored integer's range, the nearest stored integer
+/// (inexact, so that a strict comparison keeps it).
+fn scalar_keys(s: &Scalar, data_type: DataType) -> Option<ScalarKeys> {
     let one = |v: Value| {
         let k = v.index_key();
-        Some((k.clone(), k))
+        Some(ScalarKeys {
+            lo: k.clone(),
+            hi: k,
+            exact: true,
+        })
+    };
+    let integer = |lo: i32, hi: i32, exact: bool| {
+        Some(ScalarKeys {
+            lo: Value::Integer(lo).index_key(),
+            hi: Value::Integer(hi).index_key(),
+            exact,
+        })
     };
     let clamp = |i: i64| i32::try_from(i).unwrap_or(if i < 0 { i32::MIN } else { i32::MAX });
     match (s, data_type) {
         (
             Scalar::Str(x),
             DataType::String | DataType::Text | DataType::Email | DataType::Link | DataType::Phone,
-        ) => Some((x.as_bytes().to_vec(), x.as_bytes().to_vec())),
-        (Scalar::Int(i), DataType::Integer) => one(Value::Integer(clamp(*i))),
+        ) => Some(ScalarKeys {
+            lo: x.as_bytes().to_vec(),
+            hi: x.as_bytes().to_vec(),
+            exact: true,
+        }),
+        (Scalar::Int(i), DataType::Integer) => {
+            integer(clamp(*i), clamp(*i), i32::try_from(*i).is_ok())
+        }
         // `as` saturates, which keeps the interval a superset of the matches.
-        (Scalar::Float(x), DataType::Integer) if !x.is_nan() => Some((
-            Value::Integer(x.floor() as i32).index_key(),
-            Value::Integer(x.ceil() as i32).index_key(),
-        )),
+        (Scalar::Float(x), DataType::Integer) if !x.is_nan() => {
+            let (lo, hi) = (x.floor() as i32, x.ceil() as i32);
+            integer(lo, hi, f64::from(lo) == *x && lo == hi)
+        }
         (Scalar::Float(x), DataType::Float | DataType::Currency) if !x.is_nan() => {
             one(Value::Float(*x))
         }
@@ -137,10 +166,9 @@ pub fn key_spans(pred: &ValuePred, data_type: DataType) -> Option<Vec<KeySpan>> 
     use crate::ast::OpKind;
     let spans = match pred {
         ValuePred::Cmp(op, s) => {
-            let (lo, hi) = scalar_keys(s, data_type)?;
-            // With one key for the comparand a strict comparison excludes it; an
-            // integer compared with a float keeps the integers either side.
-            let exact = lo == hi;
+            let ScalarKeys { lo, hi, exact } = scalar_keys(s, data_type)?;
+            // A strict comparison excludes the comparand's key only when the comparand
+            // is a storable value: an integer compared with 2.5 keeps 2 and 3.
             vec![match op {
                 OpKind::Eq => KeySpan {
                     start: Bound::Included(lo),
@@ -168,7 +196,7 @@ pub fn key_spans(pred: &ValuePred, data_type: DataType) -> Option<Vec<KeySpan>> 
         ValuePred::In(ss) => {
             let mut pairs = ss
                 .iter()
-                .map(|s| scalar_keys(s, data_type))
+                .map(|s| scalar_keys(s, data_type).map(|k| (k.lo, k.hi)))
                 .collect::<Option<Vec<_>>>()?;
             pairs.sort_unstable();
             pairs.dedup();
@@ -181,8 +209,8 @@ pub fn key_spans(pred: &ValuePred, data_type: DataType) -> Option<Vec<KeySpan>> 
                 .collect()
         }
         ValuePred::Between(a, b) => {
-            let (lo, _) = scalar_keys(a, data_type)?;
-            let (_, hi) = scalar_keys(b, data_type)?;
+            let lo = scalar_keys(a, data_type)?.lo;
+            let hi = scalar_keys(b, data_type)?.hi;
             vec![KeySpan {
                 start: Bound::Included(lo),
                 end: Bound::Included(hi),
@@ -202,6 +230,24 @@ pub fn key_spans(pred: &ValuePred, data_type: DataType) -> Option<Vec<KeySpan>> 
         ValuePred::Contains(_) => return None,
     };
     Some(spans.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// Whether the spans [`key_spans`] gives for `pred` hold exactly the stored values of
+/// `data_type` that satisfy it, no more: then the value postings in those spans decide
+/// the predicate, and no activity has to be read to test it.
+pub fn key_spans_exact(pred: &ValuePred, data_type: DataType) -> bool {
+    use crate::ast::OpKind;
+    let exact = |s: &Scalar| scalar_keys(s, data_type).is_some_and(|k| k.exact);
+    match pred {
+        ValuePred::Cmp(OpKind::Eq | OpKind::Lt | OpKind::Le | OpKind::Gt | OpKind::Ge, s) => {
+            exact(s)
+        }
+        ValuePred::In(ss) => ss.iter().all(exact),
+        ValuePred::Between(a, b) => exact(a) && exact(b),
+        // A prefix span holds exactly the strings that start with it.
+        ValuePred::StartsWith(_) => key_spans(pred, data_type).is_some(),
+        ValuePred::Cmp(..) | ValuePred::Contains(_) => false,
+    }
 }
 
 /// The indexed values a primary-value or attribute plan reads.
@@ -263,8 +309,9 @@ pub trait PostingIndex: Send + Sync {
     fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_>;
     /// About how many activities [`PostingIndex::by_value`] returns.
     fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64;
-    /// The person of each of a type's activities with `occurred_at_ms` in `[min_ms,
-    /// max_ms]`, read from the by-type postings alone (no activity is fetched).
+    /// The id and person of each of a type's activities with `occurred_at_ms` in
+    /// `[min_ms, max_ms]`, in any order, read from the by-type postings alone (no
+    /// activity is fetched).
     fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_>;
     /// Every person with a visible activity: the set a smart list's `not` takes its
     /// complement in.

@@ -3,7 +3,10 @@
 use crate::ast::SmartList;
 use crate::error::Result;
 use crate::exec::{occurred_bounds, ActivityHeader, ActivitySource, QueryOptions};
-use crate::plan::{choose_plan, execute, Plan, PostingIndex, FETCH_BATCH_MAX};
+use crate::plan::{
+    choose_plan, execute, key_spans, key_spans_exact, Plan, PostingIndex, ValueLookup, ValueSlot,
+    FETCH_BATCH_MAX, VALUE_POSTINGS_HELD_MAX,
+};
 use crate::resolve::{matches, resolve_in_type, type_id, ResolvedFilter};
 use actlog_model::{Activity, ActivityId, Catalog, PersonId, TypeId};
 use roaring::RoaringTreemap;
@@ -255,25 +258,158 @@ impl Counter {
 pub enum DidPath {
     /// The persons of the type's by-type postings in the window; no activity is read.
     TypePersons,
+    /// The filter is decided by these value postings alone (see [`deciding_lookup`]):
+    /// their ids in the window are joined with the type's by-type postings, which carry
+    /// the person; no activity is read.
+    ValuePersons(ValueLookup),
     /// The activities of this index plan are fetched and counted.
     Index(Plan),
     /// The log is scanned (no index path reads fewer activities).
     Scan,
 }
 
-/// How [`people_indexed`] answers `did`: the by-type persons without a filter, else
-/// the cheapest plan for `type = T and occurred in window and FILTER`.
+/// What fetching one activity is taken to cost, in postings read from an index block:
+/// a fetch seeks in the log and decodes a record, a posting is a few bytes decoded in
+/// place. A `did` term whose filter the value postings decide reads them and the
+/// type's postings in their time range instead of fetching its candidates while that
+/// reads fewer than this many postings per candidate.
+pub const FETCH_COST_POSTINGS: u64 = 32;
+
+/// How [`people_indexed`] answers `did`: the by-type persons without a filter; the
+/// value postings joined with the by-type persons when they decide the filter and
+/// that reads less than fetching; else the cheapest plan for `type = T and occurred in
+/// window and FILTER`.
 pub fn did_path(
     source: &dyn ActivitySource,
     index: &dyn PostingIndex,
     did: &ResolvedDid,
 ) -> DidPath {
-    match &did.filter {
-        None => DidPath::TypePersons,
-        Some(_) => match choose_plan(source, index, &did_filter(did)).plan {
-            Plan::Scan { .. } => DidPath::Scan,
-            plan => DidPath::Index(plan),
-        },
+    if did.filter.is_none() {
+        return DidPath::TypePersons;
+    }
+    let chosen = choose_plan(source, index, &did_filter(did));
+    if let Some(lookup) = deciding_lookup(index, did) {
+        let values = value_estimate(index, &lookup);
+        let joined =
+            values.saturating_add(index.estimate_type(did.type_id, did.min_ms, did.max_ms));
+        if values <= VALUE_POSTINGS_HELD_MAX
+            && joined <= chosen.estimated.saturating_mul(FETCH_COST_POSTINGS)
+        {
+            return DidPath::ValuePersons(lookup);
+        }
+    }
+    match chosen.plan {
+        Plan::Scan { .. } => DidPath::Scan,
+        plan => DidPath::Index(plan),
+    }
+}
+
+/// The value lookup whose postings alone decide `did`'s filter, if any: the filter is
+/// one predicate on a value the index holds for the term's type (`primary = "Rust
+/// 101"`), and its key spans hold exactly the values that satisfy it.
+pub fn deciding_lookup(index: &dyn PostingIndex, did: &ResolvedDid) -> Option<ValueLookup> {
+    let Some(ResolvedFilter::Value(ms)) = &did.filter else {
+        return None;
+    };
+    let m = ms.iter().find(|m| m.type_id == did.type_id)?;
+    let slot = ValueSlot::from(m.slot);
+    let data_type = index.value_type(did.type_id, slot)?;
+    if !key_spans_exact(&m.pred, data_type) {
+        return None;
+    }
+    Some(ValueLookup {
+        type_id: did.type_id,
+        slot,
+        keys: key_spans(&m.pred, data_type)?,
+    })
+}
+
+/// About how many postings `lookup` reads.
+fn value_estimate(index: &dyn PostingIndex, lookup: &ValueLookup) -> u64 {
+    lookup.keys.iter().fold(0u64, |n, k| {
+        n.saturating_add(index.estimate_value(lookup.type_id, lookup.slot, k))
+    })
+}
+
+/// The activities a deciding lookup selects within a window.
+struct Deciding {
+    ids: IdSet,
+    /// Their smallest and largest `occurred_at_ms`; `None` when there are none.
+    times: Option<(i64, i64)>,
+}
+
+/// The activities `lookup` reads with `occurred_at_ms` in `[min_ms, max_ms]`; `None`
+/// when it reads more than `budget` postings.
+fn deciding_ids(
+    index: &dyn PostingIndex,
+    lookup: &ValueLookup,
+    min_ms: i64,
+    max_ms: i64,
+    budget: u64,
+) -> Result<Option<Deciding>> {
+    let mut ids = Vec::new();
+    let mut times: Option<(i64, i64)> = None;
+    let mut read = 0u64;
+    for k in &lookup.keys {
+        for posting in index.by_value(lookup.type_id, lookup.slot, k) {
+            let (occurred_at_ms, id) = posting?;
+            read += 1;
+            if read > budget {
+                return Ok(None);
+            }
+            if (min_ms..=max_ms).contains(&occurred_at_ms) {
+                ids.push(id);
+                times = Some(times.map_or((occurred_at_ms, occurred_at_ms), |(lo, hi)| {
+                    (lo.min(occurred_at_ms), hi.max(occurred_at_ms))
+                }));
+            }
+        }
+    }
+    Ok(Some(Deciding {
+        ids: IdSet::new(ids),
+        times,
+    }))
+}
+
+/// Activity ids to test others against: a bitmap over their span when that is not much
+/// larger than the ids themselves (a time window's ids are dense), else the ids sorted
+/// and searched.
+enum IdSet {
+    Bits { first: u64, words: Vec<u64> },
+    Sorted(Vec<ActivityId>),
+}
+
+impl IdSet {
+    fn new(mut ids: Vec<ActivityId>) -> IdSet {
+        ids.sort_unstable();
+        ids.dedup();
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+            return IdSet::Sorted(ids);
+        };
+        let (first, span) = (first.get(), last.get() - first.get() + 1);
+        // At most four words per id: 32 bytes against the 8 of a sorted id.
+        if span / 64 > 4 * ids.len() as u64 {
+            return IdSet::Sorted(ids);
+        }
+        let mut words = vec![0u64; usize::try_from(span.div_ceil(64)).unwrap_or(0)];
+        for id in &ids {
+            let bit = id.get() - first;
+            if let Some(w) = words.get_mut((bit / 64) as usize) {
+                *w |= 1 << (bit % 64);
+            }
+        }
+        IdSet::Bits { first, words }
+    }
+
+    fn contains(&self, id: ActivityId) -> bool {
+        match self {
+            IdSet::Bits { first, words } => id.get().checked_sub(*first).is_some_and(|bit| {
+                words
+                    .get(usize::try_from(bit / 64).unwrap_or(usize::MAX))
+                    .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+            }),
+            IdSet::Sorted(ids) => ids.binary_search(&id).is_ok(),
+        }
     }
 }
 
@@ -302,7 +438,24 @@ fn did_by_index(
     match did_path(source, index, did) {
         DidPath::TypePersons => {
             for p in index.type_persons(did.type_id, did.min_ms, did.max_ms) {
-                counter.add(p?.get());
+                counter.add(p?.1.get());
+            }
+        }
+        DidPath::ValuePersons(lookup) => {
+            // The estimate chose this path; memory is bounded by it, as a value plan's.
+            let deciding = deciding_ids(index, &lookup, did.min_ms, did.max_ms, u64::MAX)?;
+            // The by-type postings are read only over the deciding postings' times.
+            if let Some(Deciding {
+                ids,
+                times: Some((min_ms, max_ms)),
+            }) = deciding
+            {
+                for p in index.type_persons(did.type_id, min_ms, max_ms) {
+                    let (id, person) = p?;
+                    if ids.contains(id) {
+                        counter.add(person.get());
+                    }
+                }
             }
         }
         DidPath::Scan => return did_by_scan(source, did),
@@ -342,8 +495,10 @@ fn did_cost(source: &dyn ActivitySource, index: &dyn PostingIndex, did: &Resolve
 }
 
 /// Which persons of `persons` `did` selects, from each one's by-person postings of the
-/// term's type and window; activities are fetched (in id-ordered batches) only when the
-/// term has a filter.
+/// term's type and window. With a filter, the candidates are tested against the value
+/// postings that decide it, when it has such and they turn out fewer than
+/// [`FETCH_COST_POSTINGS`] per candidate; else the candidates are fetched (in id-ordered
+/// batches).
 fn did_within(
     source: &dyn ActivitySource,
     index: &dyn PostingIndex,
@@ -354,7 +509,7 @@ fn did_within(
     let end = source.end_id();
     let window = did.min_ms..=did.max_ms;
     let mut out = RoaringTreemap::new();
-    let mut ids: Vec<ActivityId> = Vec::new();
+    let mut candidates: Vec<(ActivityId, PersonId)> = Vec::new();
     let asked: Vec<PersonId> = persons.iter().map(PersonId).collect();
     // Postings come person by person: count each person's run.
     let mut run: Option<(PersonId, u32)> = None;
@@ -375,29 +530,52 @@ fn did_within(
             continue;
         }
         if did.filter.is_some() {
-            ids.push(id);
+            candidates.push((id, person));
         } else if let Some((_, n)) = &mut run {
             *n += 1;
         }
     }
     close(run, &mut out);
-    if did.filter.is_some() {
-        ids.sort_unstable();
-        ids.dedup();
-        let mut counter = Counter::new(did.at_least);
-        let mut got = Vec::with_capacity(FETCH_BATCH_MAX.min(ids.len()));
-        for chunk in ids.chunks(FETCH_BATCH_MAX) {
-            got.clear();
-            source.get_batch(chunk, &mut got)?;
-            for a in got.iter().flatten() {
-                if did.counts(a) {
-                    counter.add(a.person.get());
+    if did.filter.is_none() {
+        return Ok(out);
+    }
+    // The deciding postings are read only while they are fewer than fetching the
+    // candidates would cost.
+    let budget = (candidates.len() as u64)
+        .saturating_mul(FETCH_COST_POSTINGS)
+        .min(VALUE_POSTINGS_HELD_MAX);
+    let deciding = match deciding_lookup(index, did) {
+        Some(lookup) if !candidates.is_empty() => {
+            deciding_ids(index, &lookup, did.min_ms, did.max_ms, budget)?
+        }
+        _ => None,
+    };
+    let mut counter = Counter::new(did.at_least);
+    match deciding {
+        Some(Deciding { ids, .. }) => {
+            for (id, person) in &candidates {
+                if ids.contains(*id) {
+                    counter.add(person.get());
                 }
             }
         }
-        out = counter.finish();
+        None => {
+            let mut ids: Vec<ActivityId> = candidates.iter().map(|(id, _)| *id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut got = Vec::with_capacity(FETCH_BATCH_MAX.min(ids.len()));
+            for chunk in ids.chunks(FETCH_BATCH_MAX) {
+                got.clear();
+                source.get_batch(chunk, &mut got)?;
+                for a in got.iter().flatten() {
+                    if did.counts(a) {
+                        counter.add(a.person.get());
+                    }
+                }
+            }
+        }
     }
-    Ok(out)
+    Ok(counter.finish())
 }
 
 /// A set of persons, or the complement of one within the universe, so that `A and not
