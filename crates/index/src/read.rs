@@ -278,14 +278,6 @@ impl RunCursor {
 
 // ---- checked blocks ------------------------------------------------------------------
 
-/// Most bytes of block values that one index's [`CheckedBlocks`] holds. While sled's
-/// cache holds a block's node, sled hands out the same allocation for it on every read
-/// and an entry costs no memory of its own; a block that sled dropped and read again is
-/// a new allocation, checked again, and the entry of the old one stays until it is the
-/// oldest (sled's `Arc` does not tell whether sled still holds it). So this bounds the
-/// memory the cache can keep beyond sled's, until the index closes.
-const CHECKED_BYTES_MAX: usize = 32 << 20;
-
 /// Independently locked parts of [`CheckedBlocks`], so concurrent lookups rarely wait.
 const CHECKED_SHARDS: usize = 16;
 
@@ -306,6 +298,9 @@ struct CheckedShard {
     /// Addresses, oldest first.
     order: VecDeque<usize>,
     bytes: usize,
+    /// Most bytes of values held: the shard's share of
+    /// [`IndexOptions::checked_cache_bytes`](crate::IndexOptions::checked_cache_bytes).
+    cap: usize,
 }
 
 /// Blocks of one index checked once, found again by the address of their bytes: a
@@ -316,11 +311,17 @@ pub(crate) struct CheckedBlocks {
     shards: Vec<Mutex<CheckedShard>>,
 }
 
-impl Default for CheckedBlocks {
-    fn default() -> Self {
+impl CheckedBlocks {
+    /// Holding at most `bytes_max` bytes of block values.
+    pub(crate) fn new(bytes_max: usize) -> Self {
         CheckedBlocks {
             shards: (0..CHECKED_SHARDS)
-                .map(|_| Mutex::new(CheckedShard::default()))
+                .map(|_| {
+                    Mutex::new(CheckedShard {
+                        cap: bytes_max / CHECKED_SHARDS,
+                        ..CheckedShard::default()
+                    })
+                })
                 .collect(),
         }
     }
@@ -376,7 +377,7 @@ fn remember(
         shard.bytes -= old.value.len();
         shard.order.retain(|a| *a != addr);
     }
-    let cap = CHECKED_BYTES_MAX / CHECKED_SHARDS;
+    let cap = shard.cap;
     if len > cap {
         return;
     }
@@ -1212,7 +1213,7 @@ mod tests {
     /// (and refused) as if nothing had been remembered.
     #[test]
     fn checked_blocks_are_found_by_their_bytes_only() {
-        let checked = CheckedBlocks::default();
+        let checked = CheckedBlocks::new(1 << 20);
         let (key, value) = block(3, 50);
         let stored = sled::IVec::from(value.clone());
         let first = checked.view(&key, &stored).map_err(|b| b.what).unwrap();
@@ -1354,13 +1355,16 @@ mod tests {
         }
     }
 
-    /// A shard holds at most its share of [`CHECKED_BYTES_MAX`], dropping the oldest.
+    /// A shard holds at most its share of the cache's bytes, dropping the oldest.
     #[test]
     fn checked_shard_is_bounded() {
-        let mut shard = CheckedShard::default();
+        let cap = 1 << 20;
+        let mut shard = CheckedShard {
+            cap,
+            ..CheckedShard::default()
+        };
         let (key, value) = block(1, 400);
         let view = BlockView::open(&key, &value).map_err(|b| b.what).unwrap();
-        let cap = CHECKED_BYTES_MAX / CHECKED_SHARDS;
         let fits = cap / value.len();
         let mut held = Vec::new();
         for _ in 0..fits + 5 {
