@@ -188,6 +188,24 @@ pub(crate) fn decode_frame_with(
     })
 }
 
+/// The length in bytes and the offset of the whole frame at the start of `buf`, read
+/// from its header without checking its checksum; `None` when the header or the frame
+/// is not all in `buf`, or its length is over `record_bytes_max`. For readers that pass
+/// over a record without returning it: a damaged length or offset then shows as a frame
+/// with the wrong offset or a bad frame where the next one should be, and the records a
+/// reader returns are always checked.
+pub(crate) fn skip_frame(buf: &[u8], record_bytes_max: u32) -> Option<(usize, u64)> {
+    if buf.len() < FRAME_HEADER_BYTES {
+        return None;
+    }
+    let len = u32_at(buf, FRAME_LEN);
+    if len > record_bytes_max {
+        return None;
+    }
+    let total = FRAME_HEADER_BYTES + len as usize;
+    (buf.len() >= total).then(|| (total, u64_at(buf, FRAME_OFFSET)))
+}
+
 /// One sparse index entry: the record `offset` starts at byte `position` of its segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IndexEntry {

@@ -257,6 +257,22 @@ impl FrameReader {
         }
     }
 
+    /// Moves past the next frame without checking its checksum when it is all buffered
+    /// and before `limit`, giving its offset and position; `None` (and no move)
+    /// otherwise, when the caller reads it with [`FrameReader::next`] instead, which
+    /// reports what is wrong. See [`crate::format::skip_frame`].
+    #[inline]
+    pub(crate) fn skip(&mut self, limit: u64, record_bytes_max: u32) -> Option<(u64, u64)> {
+        let position = self.position();
+        let (bytes, offset) =
+            crate::format::skip_frame(&self.buf[self.at..self.valid], record_bytes_max)?;
+        if position + bytes as u64 > limit {
+            return None;
+        }
+        self.at += bytes;
+        Some((offset, position))
+    }
+
     /// Moves past a checked frame.
     #[inline(always)]
     fn accept(&mut self, frame: DecodedFrame, position: u64) -> Step {

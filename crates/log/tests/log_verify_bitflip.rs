@@ -4,7 +4,7 @@
 
 mod common;
 
-use actlog_log::{CorruptionKind, Error, Log, MemStorage, Offset, SyncPolicy};
+use actlog_log::{CorruptionKind, Error, Log, LogOptions, MemStorage, Offset, SyncPolicy};
 use common::*;
 
 const SEGMENT_BYTES_MAX: u64 = 2048;
@@ -125,4 +125,70 @@ fn open_refuses_damage_in_a_sealed_segment_without_side_file_and_repair_drops_la
     let (log, _) = Log::open(dir(), options()).unwrap();
     check_contents(&log, 0, base + 1);
     assert_eq!(log.verify().unwrap().damage, vec![]);
+}
+
+/// A log of 100 records in segments of 2 KiB whose sparse index holds only each
+/// segment's first record, so that every read passes over the records before it in its
+/// segment; the bit `bit` of byte `delta` of the fourth record of the second segment is
+/// flipped. Returns the log, that record's offset, and its segment and position.
+fn damaged_at(mem: &MemStorage, delta: u64, bit: u8) -> (Log, u64, std::path::PathBuf, u64) {
+    let options = || LogOptions {
+        index_interval_bytes: 1 << 20,
+        ..mem_options(mem, SEGMENT_BYTES_MAX, SyncPolicy::Always)
+    };
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    append_n(&log, 0, 100);
+    let sealed = log.segments()[1].clone();
+    assert!(sealed.sealed);
+    log.close().unwrap();
+    let victim = sealed.base_offset.0 + 3;
+    let position = frame_position(sealed.base_offset.0, victim);
+    let path = segment_path(&dir(), sealed.base_offset.0);
+    mem.flip_bit(&path, position + delta, bit).unwrap();
+    let (log, _) = Log::open(dir(), options()).unwrap();
+    (log, victim, path, position)
+}
+
+#[test]
+fn reads_pass_over_a_damaged_payload_but_never_a_damaged_length_or_offset() {
+    // A payload byte: only the damaged record is unreadable; reads that pass over it
+    // check its length and offset, not its checksum.
+    let (log, victim, path, position) = damaged_at(&MemStorage::new(), 30, 2);
+    assert!(matches!(
+        log.read(Offset(victim)),
+        Err(Error::Corrupt { .. })
+    ));
+    for i in [victim + 1, victim + 2] {
+        assert_eq!(log.read(Offset(i)).unwrap().payload, payload(i));
+    }
+    let wanted = [Offset(victim + 1), Offset(victim + 2)];
+    let mut got = Vec::new();
+    log.read_batch(&wanted, |r| got.push(r.payload.to_vec()))
+        .unwrap();
+    assert_eq!(got, vec![payload(victim + 1), payload(victim + 2)]);
+    assert_eq!(log.verify().unwrap().damage[0].position, position);
+    assert_eq!(log.verify().unwrap().damage[0].segment, path);
+
+    // The offset field: a record passed over is not the one expected there.
+    let (log, victim, p, position_b) = damaged_at(&MemStorage::new(), 8, 0);
+    match log.read(Offset(victim + 2)) {
+        Err(Error::Corrupt {
+            segment,
+            position,
+            kind: CorruptionKind::OffsetMismatch { expected, .. },
+        }) => assert_eq!((segment, position, expected), (p, position_b, victim)),
+        other => panic!("expected an offset mismatch, got {other:?}"),
+    }
+
+    // The length field: the reader lands in the wrong place and finds no valid frame
+    // there, or the wrong record; an error either way, never other data.
+    for bit in [0, 3, 6] {
+        let (log, victim, p, _) = damaged_at(&MemStorage::new(), 4, bit);
+        for i in [victim + 1, victim + 2] {
+            match log.read(Offset(i)) {
+                Err(Error::Corrupt { segment, .. }) => assert_eq!(segment, p),
+                other => panic!("bit {bit}, record {i}: expected Corrupt, got {other:?}"),
+            }
+        }
+    }
 }
