@@ -11,9 +11,9 @@ use actlog_index::{IdRange, KeyRange, Order, PersonPosting, TimeRange};
 use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
-    ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonPostings,
-    PersonsPostings, Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, ScanTest,
-    SegmentSpan, SmartList, SourceError, ValueSlot,
+    ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonsPostings,
+    Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, ScanTest, SegmentSpan, SmartList,
+    SourceError, ValueSlot,
 };
 use parking_lot::Mutex;
 
@@ -908,15 +908,23 @@ impl PostingIndex for EnginePostings<'_> {
         }
     }
 
-    fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
+    fn type_persons(
+        &self,
+        type_id: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        f: &mut dyn FnMut(ActivityId, PersonId),
+    ) -> Result<(), SourceError> {
         let end = self.end;
-        Box::new(
-            self.inner
-                .index
-                .by_type_unordered(type_id, inclusive(min_ms, max_ms))
-                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
-                .map(|p| p.map(|p| (p.id, p.person)).map_err(source_error)),
-        )
+        self.inner
+            .index
+            .by_type_unordered(type_id, inclusive(min_ms, max_ms))
+            .for_each_posting(|p| {
+                if p.id < end {
+                    f(p.id, p.person);
+                }
+            })
+            .map_err(source_error)
     }
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {

@@ -51,7 +51,7 @@ pub use exec::{
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{
     candidate_plans, choose_plan, execute, key_spans, key_spans_exact, query, Explain, KeySpan,
-    PersonPostings, PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
+    PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
     FETCH_BATCH_FIRST, FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
 };
 pub use resolve::{

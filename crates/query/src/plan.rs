@@ -22,10 +22,6 @@ use std::ops::Bound;
 /// Postings: (occurred_at_ms, id) pairs.
 pub type Postings<'a> = Box<dyn Iterator<Item = Result<(i64, ActivityId), SourceError>> + 'a>;
 
-/// The (id, person) of each of a type's postings.
-pub type PersonPostings<'a> =
-    Box<dyn Iterator<Item = Result<(ActivityId, PersonId), SourceError>> + 'a>;
-
 /// Postings of several persons: (person, occurred_at_ms, id), persons ascending, each
 /// person's in id order.
 pub type PersonsPostings<'a> =
@@ -309,10 +305,21 @@ pub trait PostingIndex: Send + Sync {
     fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_>;
     /// About how many activities [`PostingIndex::by_value`] returns.
     fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64;
-    /// The id and person of each of a type's activities with `occurred_at_ms` in
-    /// `[min_ms, max_ms]`, in any order, read from the by-type postings alone (no
-    /// activity is fetched).
-    fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_>;
+    /// Calls `f` with the id and person of each of a type's activities with
+    /// `occurred_at_ms` in `[min_ms, max_ms]`, in any order, read from the by-type
+    /// postings alone (no activity is fetched). A call per posting rather than an
+    /// iterator, so that an index hands over a block's postings in one loop.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] when reading fails; `f` may have been called for some postings.
+    fn type_persons(
+        &self,
+        type_id: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        f: &mut dyn FnMut(ActivityId, PersonId),
+    ) -> Result<(), SourceError>;
     /// Every person with a visible activity: the set a smart list's `not` takes its
     /// complement in.
     ///

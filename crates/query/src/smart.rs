@@ -437,9 +437,9 @@ fn did_by_index(
     let mut counter = Counter::new(did.at_least);
     match did_path(source, index, did) {
         DidPath::TypePersons => {
-            for p in index.type_persons(did.type_id, did.min_ms, did.max_ms) {
-                counter.add(p?.1.get());
-            }
+            index.type_persons(did.type_id, did.min_ms, did.max_ms, &mut |_, person| {
+                counter.add(person.get());
+            })?;
         }
         DidPath::ValuePersons(lookup) => {
             // The estimate chose this path; memory is bounded by it, as a value plan's.
@@ -450,12 +450,11 @@ fn did_by_index(
                 times: Some((min_ms, max_ms)),
             }) = deciding
             {
-                for p in index.type_persons(did.type_id, min_ms, max_ms) {
-                    let (id, person) = p?;
+                index.type_persons(did.type_id, min_ms, max_ms, &mut |id, person| {
                     if ids.contains(id) {
                         counter.add(person.get());
                     }
-                }
+                })?;
             }
         }
         DidPath::Scan => return did_by_scan(source, did),

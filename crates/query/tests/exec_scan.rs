@@ -11,8 +11,8 @@ use actlog_query::{
     candidate_plans, choose_plan, execute, key_spans, key_spans_exact, matches, matches_view,
     may_match, parse_filter, parse_smart_list, people, people_brute_force, people_indexed, resolve,
     resolve_smart_list, scan, ActivityHeader, ActivitySource, AttrMatch, Cursor, Direction,
-    KeySpan, OpKind, PersonPostings, Plan, PostingIndex, Postings, QueryOptions, ResolvedFilter,
-    Scalar, ScanTest, SegmentSpan, Slot, SourceError, ValuePred, ValueSlot, PERSON_PLAN_SURE_MAX,
+    KeySpan, OpKind, Plan, PostingIndex, Postings, QueryOptions, ResolvedFilter, Scalar, ScanTest,
+    SegmentSpan, Slot, SourceError, ValuePred, ValueSlot, PERSON_PLAN_SURE_MAX,
 };
 use proptest::prelude::*;
 use roaring::RoaringTreemap;
@@ -453,8 +453,14 @@ impl PostingIndex for Inflated {
     fn estimate_value(&self, t: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
         1000 * (1 + self.0.estimate_value(t, slot, keys))
     }
-    fn type_persons(&self, t: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
-        self.0.type_persons(t, min_ms, max_ms)
+    fn type_persons(
+        &self,
+        t: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        f: &mut dyn FnMut(ActivityId, PersonId),
+    ) -> Result<(), SourceError> {
+        self.0.type_persons(t, min_ms, max_ms, f)
     }
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
         self.0.everyone()
@@ -544,15 +550,20 @@ impl PostingIndex for FakeIndex {
         self.by_value(type_id, slot, keys).count() as u64
     }
 
-    fn type_persons(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> PersonPostings<'_> {
-        Box::new(
-            self.0
-                .iter()
-                .filter(move |a| {
-                    a.type_id == type_id && (min_ms..=max_ms).contains(&a.occurred_at_ms)
-                })
-                .map(|a| Ok((a.id, a.person))),
-        )
+    fn type_persons(
+        &self,
+        type_id: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        f: &mut dyn FnMut(ActivityId, PersonId),
+    ) -> Result<(), SourceError> {
+        // Newest first: callers may take them in any order.
+        self.0
+            .iter()
+            .rev()
+            .filter(|a| a.type_id == type_id && (min_ms..=max_ms).contains(&a.occurred_at_ms))
+            .for_each(|a| f(a.id, a.person));
+        Ok(())
     }
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {

@@ -223,6 +223,14 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                     ordered(want.clone(), order),
                     "type {t} {time:?} {order:?}"
                 );
+                // Run after run: the same postings, in no set order.
+                let mut unordered = Vec::new();
+                index
+                    .by_type_unordered(TypeId(t), time)
+                    .for_each_posting(|p| unordered.push(p))
+                    .unwrap();
+                unordered.sort_by_key(|p| (p.occurred_at_ms, p.id));
+                assert_eq!(unordered, want, "type {t} {time:?} unordered");
                 // Estimates count groups of blocks, a share of a block's postings
                 // each: never zero when something matches.
                 assert!(want.is_empty() || index.estimate_type(TypeId(t), time) > 0);
