@@ -248,6 +248,13 @@ impl Memtable {
         person_prev.clear();
     }
 
+    /// Makes an empty table (new or [`reset`](Self::reset)) hold ids from `first_id`.
+    pub fn rebase(&mut self, first_id: u64) {
+        debug_assert!(self.docs.is_empty() && self.postings == 0);
+        self.first_id = first_id;
+        self.end_id = first_id;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.end_id == self.first_id
     }
