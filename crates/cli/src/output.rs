@@ -68,6 +68,8 @@ pub fn stats_json(stats: &Stats) -> serde_json::Value {
         "next_id": stats.next_id.get(),
         "segments": stats.segments,
         "log_bytes": stats.log_bytes,
+        "occurred_min_ms": stats.occurred_range_ms.map(|r| r.0),
+        "occurred_max_ms": stats.occurred_range_ms.map(|r| r.1),
         "types": stats.types,
         "custom_types": stats.custom_types,
         "catalog_events": stats.catalog_events,
@@ -98,6 +100,13 @@ pub fn print_stats(stats: &Stats, json: bool) -> Result<()> {
         stats.segments,
         human_bytes(stats.log_bytes)
     );
+    if let Some((min, max)) = stats.occurred_range_ms {
+        println!(
+            "occurred          {} .. {}",
+            actlog::model::time::format_datetime_utc(min),
+            actlog::model::time::format_datetime_utc(max)
+        );
+    }
     println!(
         "types             {} ({} custom), {} catalog events",
         stats.types, stats.custom_types, stats.catalog_events

@@ -18,6 +18,11 @@ pub struct Stats {
     pub segments: usize,
     /// Bytes of the activities log.
     pub log_bytes: u64,
+    /// The earliest and latest occurred-at time (ms) of the activities held, from the
+    /// time bounds the log keeps per segment; `None` when there are none. Ids follow
+    /// the order of appends, not of occurrence, so the first and last id need not be
+    /// the earliest and latest.
+    pub occurred_range_ms: Option<(i64, i64)>,
     /// Activity types (standard and custom, not deleted).
     pub types: usize,
     /// Custom activity types (not deleted).
@@ -61,6 +66,11 @@ impl Engine {
             next_id: ActivityId(next),
             segments: segments.len(),
             log_bytes: segments.iter().map(|s| s.bytes).sum(),
+            occurred_range_ms: segments
+                .iter()
+                .filter(|s| s.timestamp_ms_min <= s.timestamp_ms_max)
+                .map(|s| (s.timestamp_ms_min, s.timestamp_ms_max))
+                .reduce(|(a, b), (c, d)| (a.min(c), b.max(d))),
             types: types.len(),
             custom_types: types.iter().filter(|t| t.id().is_custom()).count(),
             catalog_events: inner.catalog.events(),

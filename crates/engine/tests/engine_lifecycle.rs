@@ -277,3 +277,24 @@ fn under_weaker_sync_the_index_checkpoint_waits_for_the_log_to_be_durable() {
     }
     engine.close().unwrap();
 }
+
+/// `Stats::occurred_range_ms` spans the earliest and latest occurrence held, which need
+/// not be those of the first and last ids.
+#[test]
+fn stats_give_the_occurred_range_of_the_activities_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    assert_eq!(engine.stats().unwrap().occurred_range_ms, None);
+    webinar_type(&engine);
+    let times = [50, 10, 90, 20];
+    engine
+        .append_batch(times.iter().map(|t| webinar(1, T0 + t, "x", 1)).collect())
+        .unwrap();
+    let range = engine.stats().unwrap().occurred_range_ms;
+    assert_eq!(range, Some((T0 + 10, T0 + 90)));
+    engine.close().unwrap();
+    // Also from the side files of a reopened log.
+    let engine = open(dir.path());
+    assert_eq!(engine.stats().unwrap().occurred_range_ms, range);
+    engine.close().unwrap();
+}
