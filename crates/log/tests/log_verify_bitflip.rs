@@ -19,22 +19,8 @@ fn frame_position(segment_base: u64, offset: u64) -> u64 {
 
 #[test]
 fn verify_finds_a_flipped_bit_in_a_sealed_segment() {
-    let mem = MemStorage::new();
-    let options = || mem_options(&mem, SEGMENT_BYTES_MAX, SyncPolicy::Always);
-    let (log, _) = Log::open(dir(), options()).unwrap();
-    append_n(&log, 0, 100);
-    assert_eq!(log.verify().unwrap().damage, vec![]);
-    let sealed = log.segments()[1].clone();
-    assert!(sealed.sealed);
-    log.close().unwrap();
-
-    let victim = sealed.base_offset.0 + 3;
-    let position = frame_position(sealed.base_offset.0, victim);
-    let path = segment_path(&dir(), sealed.base_offset.0);
-    mem.flip_bit(&path, position + 30, 2).unwrap();
-
     // Open trusts the sealed segment's side file, so it opens; verify and reads find it.
-    let (log, _) = Log::open(dir(), options()).unwrap();
+    let (log, victim, path, position) = damaged_at(&MemStorage::new(), 256, 30, 2);
     let report = log.verify().unwrap();
     assert_eq!(report.damage.len(), 1, "{report:?}");
     let damage = &report.damage[0];
@@ -127,17 +113,23 @@ fn open_refuses_damage_in_a_sealed_segment_without_side_file_and_repair_drops_la
     assert_eq!(log.verify().unwrap().damage, vec![]);
 }
 
-/// A log of 100 records in segments of 2 KiB whose sparse index holds only each
-/// segment's first record, so that every read passes over the records before it in its
-/// segment; the bit `bit` of byte `delta` of the fourth record of the second segment is
-/// flipped. Returns the log, that record's offset, and its segment and position.
-fn damaged_at(mem: &MemStorage, delta: u64, bit: u8) -> (Log, u64, std::path::PathBuf, u64) {
+/// A log of 100 records in segments of 2 KiB, a sparse index entry every
+/// `index_interval_bytes`, whose fourth record of the second segment has the bit `bit`
+/// of its byte `delta` flipped, reopened. Returns the log, that record's offset, and
+/// its segment and position.
+fn damaged_at(
+    mem: &MemStorage,
+    index_interval_bytes: u32,
+    delta: u64,
+    bit: u8,
+) -> (Log, u64, std::path::PathBuf, u64) {
     let options = || LogOptions {
-        index_interval_bytes: 1 << 20,
+        index_interval_bytes,
         ..mem_options(mem, SEGMENT_BYTES_MAX, SyncPolicy::Always)
     };
     let (log, _) = Log::open(dir(), options()).unwrap();
     append_n(&log, 0, 100);
+    assert_eq!(log.verify().unwrap().damage, vec![]);
     let sealed = log.segments()[1].clone();
     assert!(sealed.sealed);
     log.close().unwrap();
@@ -149,11 +141,16 @@ fn damaged_at(mem: &MemStorage, delta: u64, bit: u8) -> (Log, u64, std::path::Pa
     (log, victim, path, position)
 }
 
+/// With only each segment's first record in the sparse index, every read passes over
+/// the records before its own in its segment.
+const ONE_ENTRY_PER_SEGMENT: u32 = 1 << 20;
+
 #[test]
 fn reads_pass_over_a_damaged_payload_but_never_a_damaged_length_or_offset() {
     // A payload byte: only the damaged record is unreadable; reads that pass over it
     // check its length and offset, not its checksum.
-    let (log, victim, path, position) = damaged_at(&MemStorage::new(), 30, 2);
+    let (log, victim, path, position) =
+        damaged_at(&MemStorage::new(), ONE_ENTRY_PER_SEGMENT, 30, 2);
     assert!(matches!(
         log.read(Offset(victim)),
         Err(Error::Corrupt { .. })
@@ -170,7 +167,7 @@ fn reads_pass_over_a_damaged_payload_but_never_a_damaged_length_or_offset() {
     assert_eq!(log.verify().unwrap().damage[0].segment, path);
 
     // The offset field: a record passed over is not the one expected there.
-    let (log, victim, p, position_b) = damaged_at(&MemStorage::new(), 8, 0);
+    let (log, victim, p, position_b) = damaged_at(&MemStorage::new(), ONE_ENTRY_PER_SEGMENT, 8, 0);
     match log.read(Offset(victim + 2)) {
         Err(Error::Corrupt {
             segment,
@@ -183,7 +180,7 @@ fn reads_pass_over_a_damaged_payload_but_never_a_damaged_length_or_offset() {
     // The length field: the reader lands in the wrong place and finds no valid frame
     // there, or the wrong record; an error either way, never other data.
     for bit in [0, 3, 6] {
-        let (log, victim, p, _) = damaged_at(&MemStorage::new(), 4, bit);
+        let (log, victim, p, _) = damaged_at(&MemStorage::new(), ONE_ENTRY_PER_SEGMENT, 4, bit);
         for i in [victim + 1, victim + 2] {
             match log.read(Offset(i)) {
                 Err(Error::Corrupt { segment, .. }) => assert_eq!(segment, p),

@@ -342,6 +342,30 @@ fn narrowing_list_text() -> impl Strategy<Value = String> {
     })
 }
 
+/// `people_indexed` over `data` (cut into segments at `cuts`) and the index `index_of`
+/// builds over its activities gives the brute-force persons of the list `text`.
+fn indexed_people_equal_brute_force(
+    data: &[(u64, i64, u8, i32)],
+    cuts: Vec<u64>,
+    text: &str,
+    index_of: impl FnOnce(Vec<Activity>) -> Box<dyn PostingIndex>,
+) -> Result<(), TestCaseError> {
+    let c = catalog();
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    let log = MemLog {
+        activities: make(type_id, data, 0, &c),
+        cuts,
+        records: false,
+    };
+    let index = index_of(log.activities.clone());
+    let list = resolve_smart_list(&parse_smart_list(text).unwrap(), &c, NOW_MS).unwrap();
+    let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
+    let got = people_indexed(&log, index.as_ref(), &list).unwrap();
+    let expected = people_brute_force(&list, &log.activities, &universe);
+    prop_assert_eq!(got, expected, "{}", text);
+    Ok(())
+}
+
 fn list_text() -> impl Strategy<Value = String> {
     did_text().prop_recursive(3, 6, 2, |inner| {
         prop_oneof![
@@ -377,15 +401,7 @@ proptest! {
         cuts in prop::collection::vec(0u64..80, 0..6),
         text in list_text(),
     ) {
-        let c = catalog();
-        let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
-        let index = FakeIndex(log.activities.clone());
-        let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
-        let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
-        let got = people_indexed(&log, &index, &list).unwrap();
-        let expected = people_brute_force(&list, &log.activities, &universe);
-        prop_assert_eq!(got, expected, "{}", text);
+        indexed_people_equal_brute_force(&data, cuts, &text, |a| Box::new(FakeIndex(a)))?;
     }
 
     #[test]
@@ -394,15 +410,9 @@ proptest! {
         cuts in prop::collection::vec(0u64..80, 0..6),
         text in list_text(),
     ) {
-        let c = catalog();
-        let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
-        let index = Inflated(FakeIndex(log.activities.clone()));
-        let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
-        let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
-        let got = people_indexed(&log, &index, &list).unwrap();
-        let expected = people_brute_force(&list, &log.activities, &universe);
-        prop_assert_eq!(got, expected, "{}", text);
+        indexed_people_equal_brute_force(&data, cuts, &text, |a| {
+            Box::new(Inflated(FakeIndex(a)))
+        })?;
     }
 
     /// Looked up for the persons a first term left, a term with a value filter is
@@ -414,15 +424,9 @@ proptest! {
         data in rows(330..400),
         text in narrowing_list_text(),
     ) {
-        let c = catalog();
-        let type_id = c.by_api_name("webinarAttended").unwrap().id();
-        let log = MemLog { activities: make(type_id, &data, 0, &c), cuts: vec![], records: false };
-        let index = Inflated(FakeIndex(log.activities.clone()));
-        let list = resolve_smart_list(&parse_smart_list(&text).unwrap(), &c, NOW_MS).unwrap();
-        let universe: RoaringTreemap = log.activities.iter().map(|a| a.person.get()).collect();
-        let got = people_indexed(&log, &index, &list).unwrap();
-        let expected = people_brute_force(&list, &log.activities, &universe);
-        prop_assert_eq!(got, expected, "{}", text);
+        indexed_people_equal_brute_force(&data, vec![], &text, |a| {
+            Box::new(Inflated(FakeIndex(a)))
+        })?;
     }
 }
 
