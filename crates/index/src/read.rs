@@ -1024,9 +1024,7 @@ impl TypePostings {
         }
         TypePostings(merge)
     }
-}
 
-impl TypePostings {
     /// Calls `f` with every posting left, in the iterator's order; cheaper than
     /// iterating when the postings are read run after run
     /// ([`Index::by_type_unordered`](crate::Index::by_type_unordered)).

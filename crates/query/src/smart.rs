@@ -388,10 +388,11 @@ impl IdSet {
         };
         let (first, span) = (first.get(), last.get() - first.get() + 1);
         // At most four words per id: 32 bytes against the 8 of a sorted id.
-        if span / 64 > 4 * ids.len() as u64 {
+        let words_len = usize::try_from(span.div_ceil(64)).ok();
+        let Some(words_len) = words_len.filter(|&n| n <= 4 * ids.len()) else {
             return IdSet::Sorted(ids);
-        }
-        let mut words = vec![0u64; usize::try_from(span.div_ceil(64)).unwrap_or(0)];
+        };
+        let mut words = vec![0u64; words_len];
         for id in &ids {
             let bit = id.get() - first;
             if let Some(w) = words.get_mut((bit / 64) as usize) {
