@@ -237,9 +237,12 @@ pub struct IndexOptions {
     /// its own; a block sled dropped and read again is a new allocation, checked again,
     /// and the entry of the old one keeps that allocation until it is the oldest (sled
     /// does not tell whether it still holds one). So this bounds the memory held beyond
-    /// sled's cache. A query whose blocks exceed it checks every block on every read: a
-    /// smart list walking 1,771 persons' by-person postings at 10 M activities reads
-    /// about 60 MiB of blocks. Default 128 MiB.
+    /// sled's cache, and lookups spread over the whole index fill it with such entries.
+    /// A query whose blocks exceed it checks every block on every read: a smart list
+    /// walking 1,771 persons' by-person postings at 10 M activities reads about 60 MiB
+    /// of blocks, and ran about 15 % faster with 128 MiB, while random person lookups
+    /// then held 88 MB more and their p99 rose by a third (docs/BENCHMARKS.md).
+    /// Default 32 MiB.
     pub checked_cache_bytes: usize,
     /// sled's `flush_every_ms`. Default `None`: the index flushes sled itself
     /// (see [`FlushSync`]); correctness never depends on sled's timer.
@@ -258,7 +261,7 @@ impl Default for IndexOptions {
             block_postings_max: 8_192,
             runs_max: 8,
             sled_cache_bytes: 64 << 20,
-            checked_cache_bytes: 128 << 20,
+            checked_cache_bytes: 32 << 20,
             sled_flush_every_ms: None,
             sled_mode: SledMode::LowSpace,
             flush_sync: FlushSync::Always,
