@@ -959,6 +959,10 @@ impl Inner {
     }
 }
 
+/// How many records ahead of its reader a [`LogIter`] skips to by passing over them
+/// rather than by looking the record up in its segment's sparse index.
+const SKIP_WALK_RECORDS_MAX: u64 = 8;
+
 impl LogIter {
     fn new(inner: Arc<Inner>, from: u64, to: u64, chunk_bytes: usize) -> Self {
         Self::with_reader(inner, from, to, FrameReader::new(0, chunk_bytes))
@@ -1007,6 +1011,12 @@ impl LogIter {
         let Some(segment) = &self.segment else { return };
         if offset >= self.segment_end_offset {
             // The next read finds the segment that holds it.
+            return;
+        }
+        debug_assert!(self.reader_offset <= offset);
+        if offset.saturating_sub(self.reader_offset) <= SKIP_WALK_RECORDS_MAX {
+            // A few records ahead: passing over their headers costs less than finding
+            // the record in the sparse index.
             return;
         }
         let entry = segment.meta.read().locate(offset);
