@@ -241,7 +241,8 @@ pub struct IndexOptions {
     /// A query whose blocks exceed it checks every block on every read: a smart list
     /// walking 1,771 persons' by-person postings at 10 M activities reads about 60 MiB
     /// of blocks, and ran about 15 % faster with 128 MiB, while random person lookups
-    /// then held 88 MB more and their p99 rose by a third (docs/BENCHMARKS.md).
+    /// then held 88 MB more and their p99 went from 438–625 µs to 552–980 µs
+    /// (docs/BENCHMARKS.md).
     /// Default 32 MiB.
     pub checked_cache_bytes: usize,
     /// sled's `flush_every_ms`. Default `None`: the index flushes sled itself
