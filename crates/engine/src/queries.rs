@@ -2,6 +2,7 @@
 //! the log and the index through the two small traits implemented here.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -724,7 +725,7 @@ struct EnginePostings<'a> {
     /// The postings of the person last estimated, when there were few: a person plan
     /// estimates and then reads the same postings, and each read finds, checks and
     /// decodes the person's index block, so the second read is served from here.
-    person_seen: Mutex<Option<(PersonId, Vec<PersonPosting>)>>,
+    person_seen: Mutex<Option<(PersonId, IdRange, Vec<PersonPosting>)>>,
 }
 
 impl EnginePostings<'_> {
@@ -744,10 +745,14 @@ impl EnginePostings<'_> {
             .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
     }
 
-    fn person_range(&self) -> IdRange {
+    /// The ids of `ids` that are still held and visible to this query.
+    fn person_range(&self, ids: Range<ActivityId>) -> IdRange {
+        let start = ids
+            .start
+            .max(ActivityId(self.inner.activities.first_offset().0));
         IdRange {
-            start: ActivityId(self.inner.activities.first_offset().0),
-            end: self.end,
+            start,
+            end: ids.end.min(self.end).max(start),
         }
     }
 }
@@ -791,13 +796,18 @@ impl PostingIndex for EnginePostings<'_> {
             .estimate_type(type_id, inclusive(min_ms, max_ms))
     }
 
-    fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
-        let range = self.person_range();
+    fn by_person(
+        &self,
+        person: PersonId,
+        types: Option<&[TypeId]>,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
+        let range = self.person_range(ids);
         let types = types.map(<[TypeId]>::to_vec);
         let seen = {
             let mut slot = self.person_seen.lock();
             match slot.take() {
-                Some((p, postings)) if p == person => Some(postings),
+                Some((p, r, postings)) if p == person && r == range => Some(postings),
                 other => {
                     *slot = other;
                     None
@@ -828,11 +838,12 @@ impl PostingIndex for EnginePostings<'_> {
         &'b self,
         persons: &[PersonId],
         types: Option<&'b [TypeId]>,
+        ids: Range<ActivityId>,
     ) -> PersonsPostings<'b> {
         Box::new(
             self.inner
                 .index
-                .persons(persons, self.person_range())
+                .persons(persons, self.person_range(ids))
                 .filter(move |p| match (p, types) {
                     (Ok((_, p)), Some(types)) => types.contains(&p.type_id),
                     _ => true,
@@ -844,16 +855,13 @@ impl PostingIndex for EnginePostings<'_> {
         )
     }
 
-    fn estimate_person(&self, person: PersonId) -> u64 {
+    fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64 {
         // Counted from the postings themselves, which are kept when few for the
         // by-person read that usually follows.
+        let range = self.person_range(ids);
         let mut kept = Vec::new();
         let mut count = 0u64;
-        for posting in self
-            .inner
-            .index
-            .person(person, self.person_range(), Order::Ascending)
-        {
+        for posting in self.inner.index.person(person, range, Order::Ascending) {
             let Ok(posting) = posting else {
                 return self.inner.index.estimate_person(person);
             };
@@ -863,7 +871,7 @@ impl PostingIndex for EnginePostings<'_> {
             }
         }
         if count <= PERSON_SEEN_POSTINGS_MAX as u64 {
-            *self.person_seen.lock() = Some((person, kept));
+            *self.person_seen.lock() = Some((person, range, kept));
         }
         count
     }

@@ -747,6 +747,13 @@ pub(crate) struct Run {
     pub blocks: u64,
 }
 
+impl Run {
+    /// Whether any of the run's ids `[first_id, end_id)` lies in `ids`.
+    pub fn holds_any(&self, ids: &std::ops::Range<u64>) -> bool {
+        self.first_id < ids.end && ids.start < self.end_id
+    }
+}
+
 /// The meta record, written in the same sled batch as the run list it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Meta {

@@ -19,7 +19,7 @@ use actlog_model::{ActivityId, PersonId, TypeId};
 use parking_lot::Mutex;
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::sync::Arc;
 
 /// A range of sort keys of one family: `lo` included, `hi` excluded (`None`: no end).
@@ -28,6 +28,9 @@ pub(crate) struct Bounds {
     pub family: u8,
     pub lo: Vec<u8>,
     pub hi: Option<Vec<u8>>,
+    /// The ids the postings asked for can have: a run whose ids all lie outside is not
+    /// read at all (`0..u64::MAX` when the sort keys do not bound the ids).
+    pub ids: Range<u64>,
 }
 
 impl Bounds {
@@ -472,7 +475,7 @@ impl Merge {
         let mut runs: Vec<Source> = snap
             .runs
             .iter()
-            .filter(|r| r.end_id > snap.floor)
+            .filter(|r| r.end_id > snap.floor && r.holds_any(&bounds.ids))
             .map(|r| {
                 Source::Run(Box::new(RunCursor::new(
                     snap,
@@ -663,10 +666,12 @@ fn person_bounds(person: PersonId, range: IdRange, floor: u64) -> Bounds {
         k.extend_from_slice(&id.to_be_bytes());
         k
     };
+    let start = range.start.get().max(floor);
     Bounds {
         family: codec::FAMILY_PERSON,
-        lo: with(range.start.get().max(floor)),
+        lo: with(start),
         hi: Some(with(range.end.get())),
+        ids: start..range.end.get(),
     }
 }
 
@@ -776,7 +781,9 @@ impl PersonsPostings {
             let walks = snap
                 .runs
                 .iter()
-                .filter(|r| r.end_id > snap.floor)
+                .filter(|r| {
+                    r.end_id > snap.floor && r.holds_any(&(range.start.get()..range.end.get()))
+                })
                 .map(|r| PersonWalk::new(&snap, r))
                 .collect();
             PersonsHow::Walk(walks)
@@ -985,6 +992,7 @@ fn type_bounds(type_id: TypeId, time: TimeRange) -> Bounds {
         family: codec::FAMILY_TYPE,
         lo: with(time.start_ms),
         hi: Some(with(time.end_ms)),
+        ids: 0..u64::MAX,
     }
 }
 
@@ -1086,7 +1094,12 @@ fn value_bounds(family: u8, prefix: &[u8], key: KeyRange<'_>) -> Option<Bounds> 
     if hi.as_ref().is_some_and(|h| *h <= lo) {
         return None;
     }
-    Some(Bounds { family, lo, hi })
+    Some(Bounds {
+        family,
+        lo,
+        hi,
+        ids: 0..u64::MAX,
+    })
 }
 
 /// Lazy iterator over a by-primary or by-attribute range, in (value key, id) order; see

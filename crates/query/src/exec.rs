@@ -14,6 +14,7 @@ use actlog_model::{Activity, ActivityId, PersonId, TypeId};
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::fmt;
+use std::ops::Range;
 
 /// An error from an [`ActivitySource`], kept opaque so this crate knows no storage.
 #[derive(Debug)]
@@ -42,6 +43,36 @@ pub struct SegmentSpan {
     pub occurred_min_ms: i64,
     /// Largest `occurred_at_ms` in the segment.
     pub occurred_max_ms: i64,
+}
+
+/// The ids of the activities that can have `occurred_at_ms` in `[min_ms, max_ms]`, by the
+/// time bounds of the segments that hold them: from the first segment whose bounds meet
+/// the window to the end of the last one (empty when none does). An index whose
+/// postings are ordered by id within a key (by-person) skips what lies outside, which
+/// for a recent window over a log appended roughly in time order is most of it.
+pub fn id_window(source: &dyn ActivitySource, min_ms: i64, max_ms: i64) -> Range<ActivityId> {
+    let (first, end) = (source.first_id(), source.end_id());
+    if min_ms == i64::MIN && max_ms == i64::MAX {
+        return first..end;
+    }
+    let mut window: Option<Range<ActivityId>> = None;
+    for s in source.segments() {
+        if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
+            continue;
+        }
+        match &mut window {
+            Some(w) => w.end = s.end,
+            None => window = Some(s.first..s.end),
+        }
+    }
+    match window {
+        Some(w) => {
+            // Segments listed after the source's end was fixed reach past it.
+            let start = w.start.max(first);
+            start..w.end.min(end).max(start)
+        }
+        None => first..first,
+    }
 }
 
 /// The fields of an activity a source can read without decoding the rest of its record,

@@ -8,8 +8,8 @@
 
 use crate::error::Result;
 use crate::exec::{
-    check_cursor, occurred_bounds, scan, ActivitySource, Cursor, Direction, QueryOptions, Scan,
-    SourceError,
+    check_cursor, id_window, occurred_bounds, scan, ActivitySource, Cursor, Direction,
+    QueryOptions, Scan, SourceError,
 };
 use crate::resolve::{matches, ResolvedFilter, Scalar, Slot, ValuePred};
 use actlog_model::{Activity, ActivityId, AttributeId, DataType, PersonId, TypeId, Value};
@@ -17,7 +17,7 @@ use roaring::RoaringTreemap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 
 /// Postings: (occurred_at_ms, id) pairs.
 pub type Postings<'a> = Box<dyn Iterator<Item = Result<(i64, ActivityId), SourceError>> + 'a>;
@@ -277,26 +277,34 @@ pub trait PostingIndex: Send + Sync {
     ) -> Postings<'_>;
     /// About how many activities [`PostingIndex::by_type`] returns.
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64;
-    /// A person's activities of `types` (every type when `None`), in id order.
-    fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_>;
-    /// The activities of `types` (every type when `None`) of each of `persons` (in any
-    /// order), persons ascending, each person's in id order. An index reads many
-    /// persons together in one pass; the default looks each one up.
+    /// A person's activities of `types` (every type when `None`) with ids in `ids`, in id
+    /// order. The window comes from [`crate::id_window`]: an index may skip what lies
+    /// outside, and the planner filters the time on each posting anyway.
+    fn by_person(
+        &self,
+        person: PersonId,
+        types: Option<&[TypeId]>,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_>;
+    /// The activities of `types` (every type when `None`) with ids in `ids` of each of
+    /// `persons` (in any order), persons ascending, each person's in id order. An index
+    /// reads many persons together in one pass; the default looks each one up.
     fn by_persons<'a>(
         &'a self,
         persons: &[PersonId],
         types: Option<&'a [TypeId]>,
+        ids: Range<ActivityId>,
     ) -> PersonsPostings<'a> {
         let mut persons = persons.to_vec();
         persons.sort_unstable();
         persons.dedup();
         Box::new(persons.into_iter().flat_map(move |p| {
-            self.by_person(p, types)
+            self.by_person(p, types, ids.clone())
                 .map(move |r| r.map(|(occurred_at_ms, id)| (p, occurred_at_ms, id)))
         }))
     }
-    /// About how many activities a person has.
-    fn estimate_person(&self, person: PersonId) -> u64;
+    /// About how many activities a person has with ids in `ids`.
+    fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64;
     /// The data type of `slot`'s values in `type_id` when the index holds them (a
     /// primary always, an attribute when marked `indexed`), else `None`.
     fn value_type(&self, type_id: TypeId, slot: ValueSlot) -> Option<DataType>;
@@ -512,7 +520,7 @@ pub fn candidate_plans(
                 actual: None,
             }),
             ResolvedFilter::Persons(persons) => {
-                plans.push(person_plan(index, persons, min_ms, max_ms));
+                plans.push(person_plan(source, index, persons, min_ms, max_ms));
             }
             ResolvedFilter::Value(ms) => {
                 if let Some(p) = value_plan(index, ms, min_ms, max_ms) {
@@ -527,13 +535,18 @@ pub fn candidate_plans(
 
 /// The by-person plan for a top-level `person =`/`person in`.
 fn person_plan(
+    source: &dyn ActivitySource,
     index: &dyn PostingIndex,
     persons: &[PersonId],
     min_ms: i64,
     max_ms: i64,
 ) -> Explain {
+    let ids = id_window(source, min_ms, max_ms);
     Explain {
-        estimated: persons.iter().map(|p| index.estimate_person(*p)).sum(),
+        estimated: persons
+            .iter()
+            .map(|p| index.estimate_person(*p, ids.clone()))
+            .sum(),
         plan: Plan::Person {
             persons: persons.to_vec(),
             min_ms,
@@ -595,7 +608,7 @@ pub fn choose_plan(
     let (min_ms, max_ms) = occurred_bounds(filter);
     for c in conjuncts(filter) {
         if let ResolvedFilter::Persons(persons) = c {
-            let plan = person_plan(index, persons, min_ms, max_ms);
+            let plan = person_plan(source, index, persons, min_ms, max_ms);
             if plan.estimated <= PERSON_PLAN_SURE_MAX {
                 return plan;
             }
@@ -806,9 +819,10 @@ impl<'s> IndexRun<'s> {
                 // The by-person postings carry the type, so a top-level type
                 // condition drops the other types' activities before any is fetched.
                 let types = top_level_types(&filter);
+                let ids = id_window(source, *min_ms, *max_ms);
                 let mut streams = Vec::with_capacity(persons.len());
                 for p in persons {
-                    let postings = index.by_person(*p, types.as_deref());
+                    let postings = index.by_person(*p, types.as_deref(), ids.clone());
                     let keys = held(postings, *min_ms, *max_ms, direction)?;
                     streams.push(keys);
                 }

@@ -2,7 +2,7 @@
 
 use crate::ast::SmartList;
 use crate::error::Result;
-use crate::exec::{occurred_bounds, ActivityHeader, ActivitySource, QueryOptions};
+use crate::exec::{id_window, occurred_bounds, ActivityHeader, ActivitySource, QueryOptions};
 use crate::plan::{
     choose_plan, execute, key_spans, key_spans_exact, Plan, PostingIndex, ValueLookup, ValueSlot,
     FETCH_BATCH_MAX, VALUE_POSTINGS_HELD_MAX,
@@ -520,7 +520,8 @@ fn did_within(
             }
         }
     };
-    for posting in index.by_persons(&asked, Some(&types)) {
+    let ids = id_window(source, did.min_ms, did.max_ms);
+    for posting in index.by_persons(&asked, Some(&types), ids) {
         let (person, occurred_at_ms, id) = posting?;
         if run.is_none_or(|(p, _)| p != person) {
             close(run.take(), &mut out);

@@ -8,15 +8,15 @@ use actlog_model::{
     TypeId, ValidActivity, Value,
 };
 use actlog_query::{
-    candidate_plans, choose_plan, execute, key_spans, key_spans_exact, matches, matches_view,
-    may_match, parse_filter, parse_smart_list, people, people_brute_force, people_indexed, resolve,
-    resolve_smart_list, scan, ActivityHeader, ActivitySource, AttrMatch, Cursor, Direction,
-    KeySpan, OpKind, Plan, PostingIndex, Postings, QueryOptions, ResolvedFilter, Scalar, ScanTest,
-    SegmentSpan, Slot, SourceError, ValuePred, ValueSlot, PERSON_PLAN_SURE_MAX,
+    candidate_plans, choose_plan, execute, id_window, key_spans, key_spans_exact, matches,
+    matches_view, may_match, parse_filter, parse_smart_list, people, people_brute_force,
+    people_indexed, resolve, resolve_smart_list, scan, ActivityHeader, ActivitySource, AttrMatch,
+    Cursor, Direction, KeySpan, OpKind, Plan, PostingIndex, Postings, QueryOptions, ResolvedFilter,
+    Scalar, ScanTest, SegmentSpan, Slot, SourceError, ValuePred, ValueSlot, PERSON_PLAN_SURE_MAX,
 };
 use proptest::prelude::*;
 use roaring::RoaringTreemap;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, Range, RangeBounds};
 
 const DAY_MS: i64 = 86_400_000;
 const NOW_MS: i64 = 60 * DAY_MS;
@@ -173,6 +173,14 @@ fn make(
 
 fn rows(n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<(u64, i64, u8, i32)>> {
     prop::collection::vec((0u64..5, 0i64..60, 0u8..3, 0i32..100), n)
+}
+
+/// `rows` sorted by day when `sort`, as a log appended in time order holds them.
+fn in_time_order_if(mut rows: Vec<(u64, i64, u8, i32)>, sort: bool) -> Vec<(u64, i64, u8, i32)> {
+    if sort {
+        rows.sort_by_key(|r| r.1);
+    }
+    rows
 }
 
 fn leaf() -> impl Strategy<Value = String> {
@@ -409,7 +417,9 @@ proptest! {
         data in rows(0..60),
         cuts in prop::collection::vec(0u64..80, 0..6),
         text in list_text(),
+        in_time_order in any::<bool>(),
     ) {
+        let data = in_time_order_if(data, in_time_order);
         indexed_people_equal_brute_force(&data, cuts, &text, |a| {
             Box::new(Inflated(FakeIndex(a)))
         })?;
@@ -442,11 +452,16 @@ impl PostingIndex for Inflated {
     fn estimate_type(&self, t: TypeId, min_ms: i64, max_ms: i64) -> u64 {
         1000 * (1 + self.0.estimate_type(t, min_ms, max_ms))
     }
-    fn by_person(&self, p: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
-        self.0.by_person(p, types)
+    fn by_person(
+        &self,
+        p: PersonId,
+        types: Option<&[TypeId]>,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
+        self.0.by_person(p, types, ids)
     }
-    fn estimate_person(&self, p: PersonId) -> u64 {
-        self.0.estimate_person(p)
+    fn estimate_person(&self, p: PersonId, ids: Range<ActivityId>) -> u64 {
+        self.0.estimate_person(p, ids)
     }
     fn value_type(&self, t: TypeId, slot: ValueSlot) -> Option<DataType> {
         self.0.value_type(t, slot)
@@ -500,20 +515,29 @@ impl PostingIndex for FakeIndex {
             .count() as u64
     }
 
-    fn by_person(&self, person: PersonId, types: Option<&[TypeId]>) -> Postings<'_> {
+    /// Only the ids in `ids`, as the real index, so that a window that left out a match
+    /// shows as a missing result.
+    fn by_person(
+        &self,
+        person: PersonId,
+        types: Option<&[TypeId]>,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
         let types = types.map(<[TypeId]>::to_vec);
         Box::new(
             self.0
                 .iter()
                 .filter(move |a| {
-                    a.person == person && types.as_ref().is_none_or(|ts| ts.contains(&a.type_id))
+                    a.person == person
+                        && ids.contains(&a.id)
+                        && types.as_ref().is_none_or(|ts| ts.contains(&a.type_id))
                 })
                 .map(|a| Ok((a.occurred_at_ms, a.id))),
         )
     }
 
-    fn estimate_person(&self, person: PersonId) -> u64 {
-        self.by_person(person, None).count() as u64
+    fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64 {
+        self.by_person(person, None, ids).count() as u64
     }
 
     /// The primary (a string) and `durationMinutes` (an integer), as if indexed.
@@ -724,7 +748,10 @@ proptest! {
         text in planned_filter(),
         descending in any::<bool>(),
         page in 1usize..7,
+        in_time_order in any::<bool>(),
     ) {
+        // In time order, segments hold disjoint times and a window leaves some out.
+        let data = in_time_order_if(data, in_time_order);
         let c = catalog();
         let type_id = c.by_api_name("webinarAttended").unwrap().id();
         let log = MemLog { activities: make(type_id, &data, 0, &c), cuts, records: false };
@@ -821,6 +848,30 @@ fn segments_outside_the_time_bounds_are_not_read() {
     assert_eq!(stats.segments_skipped, 3);
     assert_eq!(stats.segments_read, 1);
     assert_eq!(stats.activities_read, 10);
+}
+
+#[test]
+fn id_windows_hold_the_segments_whose_times_meet_the_window() {
+    let c = catalog();
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    // Two activities a day: segment [0, 10) holds days 0-4, [10, 20) days 5-9, ...
+    let data: Vec<(u64, i64, u8, i32)> = (0..40).map(|i| (1, i / 2, 0, 10)).collect();
+    let log = MemLog {
+        activities: make(type_id, &data, 0, &c),
+        cuts: vec![10, 20, 30],
+        records: true,
+    };
+    let day = |d: i64| log.activities[(2 * d) as usize].occurred_at_ms;
+    let ids = |lo: u64, hi: u64| ActivityId(lo)..ActivityId(hi);
+    assert_eq!(id_window(&log, i64::MIN, i64::MAX), ids(0, 40));
+    assert_eq!(id_window(&log, day(11), day(12)), ids(20, 30));
+    // A window across a segment boundary takes both segments.
+    assert_eq!(id_window(&log, day(9), day(10)), ids(10, 30));
+    assert_eq!(id_window(&log, day(12), i64::MAX), ids(20, 40));
+    assert_eq!(id_window(&log, i64::MIN, day(0)), ids(0, 10));
+    // After or before every segment's times: nothing.
+    assert_eq!(id_window(&log, day(19) + 1, i64::MAX), ids(0, 0));
+    assert_eq!(id_window(&log, i64::MIN, day(0) - 1), ids(0, 0));
 }
 
 #[test]
