@@ -1,5 +1,6 @@
 //! Async twins of the blocking calls: each runs on tokio's blocking pool, so an async
-//! caller never blocks its runtime's worker threads.
+//! caller never blocks its runtime's worker threads. Awaited outside a tokio runtime,
+//! each returns `Error::NoRuntime`.
 
 use actlog_model::{Activity, ActivityId, ActivityType, NewActivity, TypeDefinition, TypeRef};
 
@@ -13,8 +14,10 @@ impl Engine {
         &self,
         f: impl FnOnce(Engine) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let engine = self.clone();
-        tokio::task::spawn_blocking(move || f(engine))
+        runtime
+            .spawn_blocking(move || f(engine))
             .await
             .map_err(|join| Error::Indexer(format!("blocking task failed: {join}")))?
     }

@@ -56,7 +56,7 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use options::{Options, ProgressFn};
 pub use outcome::Outcome;
-pub use queries::{Consistency, People, QueryOptions, QueryResults};
+pub use queries::{Consistency, People, QueryOptions, QueryResults, QueryStream};
 pub use repair::{repair, verify_logs, RepairReport};
 pub use replay::Replay;
 pub use stats::Stats;

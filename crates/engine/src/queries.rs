@@ -72,11 +72,41 @@ pub struct QueryOptions {
 /// A query is planned once, on the caller's thread. A small person plan (at most 256
 /// activities to read) then runs there to the end; any other runs on its own thread
 /// and hands activities over in pages through a bounded channel: memory holds at most
-/// about 1,500 of them however many match, and a scan reads each segment once. The cursor after the last activity returned resumes exactly
-/// after it, also while new activities arrive. Dropping the results stops the query at
-/// its next match.
+/// about 1,500 of them however many match, and a scan reads each segment once. The
+/// cursor after the last activity returned resumes exactly after it, also while new
+/// activities arrive. Dropping the results stops the query at its next match.
+/// [`QueryStream`] is the async twin.
 pub struct QueryResults {
     rx: mpsc::Receiver<Message>,
+    held: Held,
+}
+
+/// The activities a filter matches, as a tokio stream; the async twin of
+/// [`QueryResults`], made by [`Engine::query_stream`].
+///
+/// The query is planned on tokio's blocking pool and runs on its own thread as a
+/// [`QueryResults`] does, handing pages over through a bounded tokio channel, so
+/// polling never blocks the runtime and a consumer that stops polling stops the query
+/// within a few pages. Dropping the stream stops the query at its next match.
+///
+/// ```no_run
+/// # async fn f(engine: actlog::Engine) -> actlog::Result<()> {
+/// use futures_util::StreamExt;
+/// let filter = actlog::query::parse_filter("type = webinarAttended and occurred in last 30d")?;
+/// let mut results = engine.query_stream(filter, actlog::QueryOptions::default()).await?;
+/// while let Some(activity) = results.next().await {
+///     println!("{}", activity?.id);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct QueryStream {
+    rx: tokio::sync::mpsc::Receiver<Message>,
+    held: Held,
+}
+
+/// What a query's consumer has received and not yet returned, with the cursor after what
+/// it has.
+struct Held {
     page: std::vec::IntoIter<Activity>,
     direction: Direction,
     cursor: Option<Cursor>,
@@ -92,50 +122,81 @@ enum Message {
     Done(Explain),
 }
 
+/// The sending side of a query's channel, blocking or tokio's.
+trait Handover: Send + 'static {
+    /// Hands `message` over, waiting for room; `false` once the consumer is gone.
+    fn hand(&self, message: Message) -> bool;
+}
+
+impl Handover for mpsc::SyncSender<Message> {
+    fn hand(&self, message: Message) -> bool {
+        self.send(message).is_ok()
+    }
+}
+
+impl Handover for tokio::sync::mpsc::Sender<Message> {
+    /// Called on the query's own thread or, for an inline query, on tokio's blocking
+    /// pool, never on a runtime worker (where `blocking_send` would panic).
+    fn hand(&self, message: Message) -> bool {
+        self.blocking_send(message).is_ok()
+    }
+}
+
+/// Messages a query's channel holds: the pages ahead, and room for an inline query's
+/// three messages.
+const CHANNEL_MESSAGES: usize = AHEAD_ACTIVITIES / PAGE_ACTIVITIES_MAX;
+const _: () = assert!(CHANNEL_MESSAGES >= 3);
+
 impl fmt::Debug for QueryResults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueryResults")
-            .field("direction", &self.direction)
-            .field("cursor", &self.cursor)
+            .field("direction", &self.held.direction)
+            .field("cursor", &self.held.cursor)
             .finish_non_exhaustive()
     }
 }
 
-impl QueryResults {
-    fn start(
-        engine: Engine,
-        filter: ResolvedFilter,
-        options: actlog_query::QueryOptions,
-    ) -> Result<Self> {
-        let direction = options.direction;
-        let cursor = options.cursor;
-        let explain = {
-            let inner = &engine.inner;
-            let (source, postings) = readers(inner, inner.catalog.snapshot());
-            let explain = actlog_query::choose_plan(&source, &postings, &filter);
-            let small = matches!(explain.plan, Plan::Person { .. })
-                && explain.estimated <= INLINE_ACTIVITIES_MAX;
-            if small {
-                let rx = run_inline(&source, &postings, filter, explain, &options)?;
-                return Ok(QueryResults::reading(rx, direction, cursor));
-            }
-            explain
-        };
-        let (tx, rx) = mpsc::sync_channel(AHEAD_ACTIVITIES / PAGE_ACTIVITIES_MAX);
-        std::thread::Builder::new()
-            .name("actlog-query".into())
-            .spawn(move || run_query(&engine, filter, explain, &options, &tx))
-            .map_err(|source| Error::Io {
-                path: "actlog-query thread".into(),
-                source,
-            })?;
-        Ok(QueryResults::reading(rx, direction, cursor))
+impl fmt::Debug for QueryStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryStream")
+            .field("direction", &self.held.direction)
+            .field("cursor", &self.held.cursor)
+            .finish_non_exhaustive()
     }
+}
 
-    /// Results that arrive on `rx`, none read yet.
-    fn reading(rx: mpsc::Receiver<Message>, direction: Direction, cursor: Option<Cursor>) -> Self {
-        QueryResults {
-            rx,
+/// Plans `filter` on the caller's thread and runs it, inline when small (see
+/// [`QueryResults`]), else on a thread of its own, handing results to `tx`.
+fn start(
+    engine: Engine,
+    filter: ResolvedFilter,
+    options: actlog_query::QueryOptions,
+    tx: impl Handover,
+) -> Result<()> {
+    let explain = {
+        let inner = &engine.inner;
+        let (source, postings) = readers(inner, inner.catalog.snapshot());
+        let explain = actlog_query::choose_plan(&source, &postings, &filter);
+        let small = matches!(explain.plan, Plan::Person { .. })
+            && explain.estimated <= INLINE_ACTIVITIES_MAX;
+        if small {
+            return run_inline(&source, &postings, filter, explain, &options, &tx);
+        }
+        explain
+    };
+    std::thread::Builder::new()
+        .name("actlog-query".into())
+        .spawn(move || run_query(&engine, filter, explain, &options, &tx))
+        .map_err(|source| Error::Io {
+            path: "actlog-query thread".into(),
+            source,
+        })?;
+    Ok(())
+}
+
+impl Held {
+    fn new(direction: Direction, cursor: Option<Cursor>) -> Self {
+        Held {
             page: Vec::new().into_iter(),
             direction,
             cursor,
@@ -144,14 +205,35 @@ impl QueryResults {
         }
     }
 
-    /// Where to resume: after the last activity returned (or where the query started).
-    pub fn cursor(&self) -> Option<String> {
+    /// The next activity of the page in hand, moving the cursor past it.
+    fn next_held(&mut self) -> Option<Activity> {
+        let activity = self.page.next()?;
+        self.cursor = Some(Cursor::after(&activity, self.direction));
+        Some(activity)
+    }
+
+    /// Takes in what the channel gave (`None`: it closed); an error to return if the
+    /// query failed.
+    fn receive(&mut self, message: Option<Message>) -> Option<Error> {
+        match message {
+            Some(Message::Planned(explain)) | Some(Message::Done(explain)) => {
+                self.explain = Some(explain);
+            }
+            Some(Message::Activities(page)) => self.page = page.into_iter(),
+            Some(Message::Failed(err)) => {
+                self.finished = true;
+                return Some(err);
+            }
+            None => self.finished = true,
+        }
+        None
+    }
+
+    fn cursor(&self) -> Option<String> {
         self.cursor.map(|c| c.to_string())
     }
 
-    /// The plan chosen, its estimate, and the activities it has read so far (all of them
-    /// once the results are consumed).
-    pub fn explain(&self) -> String {
+    fn explain(&self) -> String {
         match &self.explain {
             Some(e) => format!(
                 "plan: {}\nestimated activities to read: {}\nactivities read: {}",
@@ -164,15 +246,53 @@ impl QueryResults {
     }
 }
 
+impl QueryResults {
+    fn start(
+        engine: Engine,
+        filter: ResolvedFilter,
+        options: actlog_query::QueryOptions,
+    ) -> Result<Self> {
+        let held = Held::new(options.direction, options.cursor);
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_MESSAGES);
+        start(engine, filter, options, tx)?;
+        Ok(QueryResults { rx, held })
+    }
+
+    /// Where to resume: after the last activity returned (or where the query started).
+    pub fn cursor(&self) -> Option<String> {
+        self.held.cursor()
+    }
+
+    /// The plan chosen, its estimate, and the activities it has read so far (all of them
+    /// once the results are consumed).
+    pub fn explain(&self) -> String {
+        self.held.explain()
+    }
+}
+
+impl QueryStream {
+    /// Where to resume: after the last activity returned (or where the query started).
+    pub fn cursor(&self) -> Option<String> {
+        self.held.cursor()
+    }
+
+    /// The plan chosen, its estimate, and the activities it has read so far (all of them
+    /// once the stream has ended).
+    pub fn explain(&self) -> String {
+        self.held.explain()
+    }
+}
+
 /// Runs a small query on the caller's thread: a thread and its hand-overs would cost
-/// more than the query. Returns a receiver holding the whole result.
+/// more than the query. The channel has room for every message it sends.
 fn run_inline(
     source: &EngineSource<'_>,
     postings: &EnginePostings<'_>,
     filter: ResolvedFilter,
     explain: Explain,
     options: &actlog_query::QueryOptions,
-) -> Result<mpsc::Receiver<Message>> {
+    tx: &impl Handover,
+) -> Result<()> {
     let mut run = actlog_query::execute(source, postings, filter, explain, options)?;
     let planned = run.explain();
     let mut page = Vec::new();
@@ -186,15 +306,14 @@ fn run_inline(
             }
         }
     }
-    // Room for every message sent below, so no send blocks; the receiver is alive.
-    let (tx, rx) = mpsc::sync_channel(3);
-    let _ = tx.send(Message::Planned(planned));
-    let _ = tx.send(Message::Activities(page));
-    let _ = tx.send(match failed {
+    // The receiver is alive: the caller holds it.
+    tx.hand(Message::Planned(planned));
+    tx.hand(Message::Activities(page));
+    tx.hand(match failed {
         Some(err) => Message::Failed(err.into()),
         None => Message::Done(run.explain()),
     });
-    Ok(rx)
+    Ok(())
 }
 
 fn run_query(
@@ -202,18 +321,18 @@ fn run_query(
     filter: ResolvedFilter,
     explain: Explain,
     options: &actlog_query::QueryOptions,
-    tx: &mpsc::SyncSender<Message>,
+    tx: &impl Handover,
 ) {
     let inner = &engine.inner;
     let (source, postings) = readers(inner, inner.catalog.snapshot());
     let mut run = match actlog_query::execute(&source, &postings, filter, explain, options) {
         Ok(run) => run,
         Err(err) => {
-            let _ = tx.send(Message::Failed(err.into()));
+            tx.hand(Message::Failed(err.into()));
             return;
         }
     };
-    if tx.send(Message::Planned(run.explain())).is_err() {
+    if !tx.hand(Message::Planned(run.explain())) {
         return;
     }
     let mut page_len = 1;
@@ -223,9 +342,9 @@ fn run_query(
             Ok(activity) => page.push(activity),
             Err(err) => {
                 if !page.is_empty() {
-                    let _ = tx.send(Message::Activities(page));
+                    tx.hand(Message::Activities(page));
                 }
-                let _ = tx.send(Message::Failed(err.into()));
+                tx.hand(Message::Failed(err.into()));
                 return;
             }
         }
@@ -233,15 +352,15 @@ fn run_query(
             page_len = (page_len * 2).min(PAGE_ACTIVITIES_MAX);
             let full = std::mem::replace(&mut page, Vec::with_capacity(page_len));
             // A closed channel means the results were dropped: stop reading.
-            if tx.send(Message::Activities(full)).is_err() {
+            if !tx.hand(Message::Activities(full)) {
                 return;
             }
         }
     }
-    if !page.is_empty() && tx.send(Message::Activities(page)).is_err() {
+    if !page.is_empty() && !tx.hand(Message::Activities(page)) {
         return;
     }
-    let _ = tx.send(Message::Done(run.explain()));
+    tx.hand(Message::Done(run.explain()));
 }
 
 impl Iterator for QueryResults {
@@ -249,23 +368,41 @@ impl Iterator for QueryResults {
 
     fn next(&mut self) -> Option<Result<Activity>> {
         loop {
-            if let Some(activity) = self.page.next() {
-                self.cursor = Some(Cursor::after(&activity, self.direction));
+            if let Some(activity) = self.held.next_held() {
                 return Some(Ok(activity));
             }
-            if self.finished {
+            if self.held.finished {
                 return None;
             }
-            match self.rx.recv() {
-                Ok(Message::Planned(explain)) | Ok(Message::Done(explain)) => {
-                    self.explain = Some(explain);
-                }
-                Ok(Message::Activities(page)) => self.page = page.into_iter(),
-                Ok(Message::Failed(err)) => {
-                    self.finished = true;
-                    return Some(Err(err));
-                }
-                Err(_) => self.finished = true,
+            if let Some(err) = self.held.receive(self.rx.recv().ok()) {
+                return Some(Err(err));
+            }
+        }
+    }
+}
+
+impl futures_core::Stream for QueryStream {
+    type Item = Result<Activity>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        loop {
+            if let Some(activity) = this.held.next_held() {
+                return Poll::Ready(Some(Ok(activity)));
+            }
+            if this.held.finished {
+                return Poll::Ready(None);
+            }
+            let message = match this.rx.poll_recv(cx) {
+                Poll::Ready(message) => message,
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(err) = this.held.receive(message) {
+                return Poll::Ready(Some(Err(err)));
             }
         }
     }
@@ -306,6 +443,33 @@ impl Engine {
     /// [`Error::Query`] naming an unknown type or attribute, a literal of the wrong type,
     /// or a bad cursor; [`Error::IndexLagging`] when the index does not catch up in time.
     pub fn query(&self, filter: &Filter, options: QueryOptions) -> Result<QueryResults> {
+        let (resolved, options) = self.prepare_query(filter, options)?;
+        QueryResults::start(self.clone(), resolved, options)
+    }
+
+    /// [`query`](Self::query) as a tokio stream: waiting for the index, planning and
+    /// small queries run on tokio's blocking pool, others on their own thread, so the
+    /// runtime's workers never block.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    pub async fn query_stream(&self, filter: Filter, options: QueryOptions) -> Result<QueryStream> {
+        self.run_blocking(move |engine| {
+            let (resolved, options) = engine.prepare_query(&filter, options)?;
+            let held = Held::new(options.direction, options.cursor);
+            let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_MESSAGES);
+            start(engine, resolved, options, tx)?;
+            Ok(QueryStream { rx, held })
+        })
+        .await
+    }
+
+    /// Waits for the index as `options` ask and resolves `filter` against the catalog.
+    fn prepare_query(
+        &self,
+        filter: &Filter,
+        options: QueryOptions,
+    ) -> Result<(ResolvedFilter, actlog_query::QueryOptions)> {
         self.inner.check_open()?;
         if options.consistency == Consistency::ReadYourWrites {
             self.inner.wait_indexed()?;
@@ -318,7 +482,7 @@ impl Engine {
             limit: options.limit.unwrap_or(usize::MAX),
             cursor,
         };
-        QueryResults::start(self.clone(), resolved, options)
+        Ok((resolved, options))
     }
 
     /// [`query`](Self::query) with a filter in the text syntax.

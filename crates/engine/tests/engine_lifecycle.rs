@@ -6,9 +6,10 @@ mod common;
 use std::time::Duration;
 
 use actlog::model::{AttributeDefinition, DataType};
-use actlog::{ActivityId, Engine, Options, Outcome, PersonId, Value};
+use actlog::query::parse_filter;
+use actlog::{ActivityId, Engine, Options, Outcome, PersonId, QueryOptions, Value};
 use common::*;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 #[test]
 fn an_activity_recorded_under_version_1_reads_after_attributes_change() {
@@ -102,6 +103,91 @@ fn subscription_catches_up_then_follows() {
         }
         appender.await.unwrap();
     });
+}
+
+#[test]
+fn query_streams_return_what_blocking_queries_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    engine
+        .append_batch(
+            (0..600)
+                .map(|i| webinar(i % 7, T0 + i as i64 * 1_000, "x", 1))
+                .collect(),
+        )
+        .unwrap();
+    // A type plan (on its own thread), a small person plan (run where it is planned),
+    // descending with a limit, and a page resumed from a cursor.
+    let page = QueryOptions {
+        limit: Some(50),
+        direction: actlog::Direction::Descending,
+        ..QueryOptions::default()
+    };
+    let cases = [
+        ("type = webinarAttended", QueryOptions::default()),
+        ("person = 3", QueryOptions::default()),
+        ("type = webinarAttended", page.clone()),
+    ];
+    let blocking = |text: &str, options: QueryOptions| {
+        let mut results = engine.query_text(text, options).unwrap();
+        let ids: Vec<ActivityId> = results.by_ref().map(|a| a.unwrap().id).collect();
+        (ids, results.cursor())
+    };
+    for flavor in ["current_thread", "multi_thread"] {
+        let runtime = match flavor {
+            "current_thread" => tokio::runtime::Builder::new_current_thread(),
+            _ => tokio::runtime::Builder::new_multi_thread(),
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        for (text, options) in &cases {
+            let (expected, cursor) = blocking(text, options.clone());
+            assert!(!expected.is_empty(), "{text}");
+            let (got, got_cursor) = runtime.block_on(async {
+                let filter = parse_filter(text).unwrap();
+                let mut stream = engine.query_stream(filter, options.clone()).await.unwrap();
+                let mut ids = Vec::new();
+                while let Some(a) = stream.next().await {
+                    ids.push(a.unwrap().id);
+                }
+                (ids, stream.cursor())
+            });
+            assert_eq!(got, expected, "{text} on a {flavor} runtime");
+            assert_eq!(got_cursor, cursor, "{text} on a {flavor} runtime");
+        }
+        // The next page from the stream's cursor is the blocking query's next page.
+        let (first, cursor) = blocking("type = webinarAttended", page.clone());
+        let next = QueryOptions {
+            cursor,
+            ..page.clone()
+        };
+        let (expected, _) = blocking("type = webinarAttended", next.clone());
+        let got: Vec<ActivityId> = runtime.block_on(async {
+            let filter = parse_filter("type = webinarAttended").unwrap();
+            let stream = engine.query_stream(filter, next).await.unwrap();
+            stream.map(|a| a.unwrap().id).collect().await
+        });
+        assert_eq!(got, expected);
+        assert!(got.iter().all(|id| !first.contains(id)));
+        // A stream dropped early lets the engine close.
+        runtime.block_on(async {
+            let filter = parse_filter("type = webinarAttended").unwrap();
+            let mut stream = engine
+                .query_stream(filter, QueryOptions::default())
+                .await
+                .unwrap();
+            stream.next().await.unwrap().unwrap();
+        });
+    }
+    // Outside a runtime the stream is an error, not a panic.
+    let filter = parse_filter("type = webinarAttended").unwrap();
+    let outside = engine
+        .query_stream(filter, QueryOptions::default())
+        .now_or_never();
+    assert!(matches!(outside, Some(Err(actlog::Error::NoRuntime))));
+    engine.close().unwrap();
 }
 
 #[test]
