@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use roaring::RoaringTreemap;
@@ -13,8 +12,8 @@ use actlog_log::Offset;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
     ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonsPostings,
-    Plan, PostingIndex, Postings, ResolvedFilter, ResolvedList, ScanTest, SegmentSpan, SmartList,
-    SourceError, ValueSlot,
+    Plan, PostingIndex, Postings, Query, ResolvedFilter, ResolvedList, ScanTest, SegmentSpan,
+    SmartList, SourceError, ValueSlot,
 };
 use parking_lot::Mutex;
 
@@ -31,8 +30,9 @@ const AHEAD_ACTIVITIES: usize = 1_024;
 /// one hand-over (and at most one wake-up of the consumer) per page, not per activity.
 const PAGE_ACTIVITIES_MAX: usize = 256;
 
-/// A person plan estimated to read at most this many activities runs on the caller's
-/// thread (see [`QueryResults`]).
+/// A person plan estimated to read at most this many activities runs where a
+/// [`QueryStream`] is planned, on tokio's blocking pool: a thread and its hand-overs
+/// would cost more than the query.
 const INLINE_ACTIVITIES_MAX: u64 = 256;
 
 /// Whether a query waits for the index to cover everything recorded before it started.
@@ -69,25 +69,49 @@ pub struct QueryOptions {
 
 /// The activities a filter matches, streamed lazily in (occurred_at, id) order.
 ///
-/// A query is planned once, on the caller's thread. A small person plan (at most 256
-/// activities to read) then runs there to the end; any other runs on its own thread
-/// and hands activities over in pages through a bounded channel: memory holds at most
-/// about 1,500 of them however many match, and a scan reads each segment once. The
-/// cursor after the last activity returned resumes exactly after it, also while new
-/// activities arrive. Dropping the results stops the query at its next match.
-/// [`QueryStream`] is the async twin.
+/// A query is planned once and then runs on the caller's thread, one match per `next`:
+/// an index plan holds one batch of fetched activities, a scan at most one segment's
+/// matches, however many match in all, and a scan reads each segment once. The cursor
+/// after the last activity returned resumes exactly after it, also while new
+/// activities arrive. Dropping the results ends the query. [`QueryStream`] is the async
+/// twin.
 pub struct QueryResults {
-    rx: mpsc::Receiver<Message>,
-    held: Held,
+    running: Running,
+    direction: Direction,
+    cursor: Option<Cursor>,
+    finished: bool,
 }
+
+/// The log and index readers of one query.
+struct Readers {
+    source: EngineSource,
+    postings: EnginePostings,
+}
+
+self_cell::self_cell!(
+    /// A query and the readers it borrows, in one value, so that it can run lazily on
+    /// its caller's thread: handing each page of activities to another thread cost more
+    /// than reading them (a wake-up, and every allocation freed on the other thread).
+    struct Running {
+        owner: Readers,
+        #[not_covariant]
+        dependent: Query,
+    }
+);
+
+// Results may be made on one thread and read on another.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<QueryResults>();
+};
 
 /// The activities a filter matches, as a tokio stream; the async twin of
 /// [`QueryResults`], made by [`Engine::query_stream`].
 ///
-/// The query is planned on tokio's blocking pool and runs on its own thread as a
-/// [`QueryResults`] does, handing pages over through a bounded tokio channel, so
-/// polling never blocks the runtime and a consumer that stops polling stops the query
-/// within a few pages. Dropping the stream stops the query at its next match.
+/// The query is planned on tokio's blocking pool and runs there when it is a small
+/// person plan, else on a thread of its own, handing pages over through a bounded tokio
+/// channel, so polling never blocks the runtime and a consumer that stops polling stops
+/// the query within a few pages. Dropping the stream stops the query at its next match.
 ///
 /// ```no_run
 /// # async fn f(engine: actlog::Engine) -> actlog::Result<()> {
@@ -122,24 +146,14 @@ enum Message {
     Done(Explain),
 }
 
-/// The sending side of a query's channel, blocking or tokio's.
-trait Handover: Send + 'static {
-    /// Hands `message` over, waiting for room; `false` once the consumer is gone.
-    fn hand(&self, message: Message) -> bool;
-}
+/// The sending side of a [`QueryStream`]'s channel.
+type Sender = tokio::sync::mpsc::Sender<Message>;
 
-impl Handover for mpsc::SyncSender<Message> {
-    fn hand(&self, message: Message) -> bool {
-        self.send(message).is_ok()
-    }
-}
-
-impl Handover for tokio::sync::mpsc::Sender<Message> {
-    /// Called on the query's own thread or, for an inline query, on tokio's blocking
-    /// pool, never on a runtime worker (where `blocking_send` would panic).
-    fn hand(&self, message: Message) -> bool {
-        self.blocking_send(message).is_ok()
-    }
+/// Hands `message` over, waiting for room; `false` once the consumer is gone. Called on
+/// the query's own thread or, for a small query, on tokio's blocking pool, never on a
+/// runtime worker (where `blocking_send` would panic).
+fn hand(tx: &Sender, message: Message) -> bool {
+    tx.blocking_send(message).is_ok()
 }
 
 /// Messages a query's channel holds: the pages ahead, and room for an inline query's
@@ -150,8 +164,8 @@ const _: () = assert!(CHANNEL_MESSAGES >= 3);
 impl fmt::Debug for QueryResults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueryResults")
-            .field("direction", &self.held.direction)
-            .field("cursor", &self.held.cursor)
+            .field("direction", &self.direction)
+            .field("cursor", &self.cursor)
             .finish_non_exhaustive()
     }
 }
@@ -165,13 +179,13 @@ impl fmt::Debug for QueryStream {
     }
 }
 
-/// Plans `filter` on the caller's thread and runs it, inline when small (see
-/// [`QueryResults`]), else on a thread of its own, handing results to `tx`.
+/// Plans `filter` on the caller's thread and runs it, there when it is a small person
+/// plan, else on a thread of its own, handing results to `tx` (for [`QueryStream`]).
 fn start(
     engine: Engine,
     filter: ResolvedFilter,
     options: actlog_query::QueryOptions,
-    tx: impl Handover,
+    tx: Sender,
 ) -> Result<()> {
     let explain = {
         let inner = &engine.inner;
@@ -234,15 +248,20 @@ impl Held {
     }
 
     fn explain(&self) -> String {
-        match &self.explain {
-            Some(e) => format!(
-                "plan: {}\nestimated activities to read: {}\nactivities read: {}",
-                e.plan,
-                e.estimated,
-                e.actual.unwrap_or(0)
-            ),
-            None => "plan: not chosen yet".to_owned(),
-        }
+        explain_text(self.explain.as_ref())
+    }
+}
+
+/// What `explain` says of a query's plan.
+fn explain_text(explain: Option<&Explain>) -> String {
+    match explain {
+        Some(e) => format!(
+            "plan: {}\nestimated activities to read: {}\nactivities read: {}",
+            e.plan,
+            e.estimated,
+            e.actual.unwrap_or(0)
+        ),
+        None => "plan: not chosen yet".to_owned(),
     }
 }
 
@@ -252,21 +271,32 @@ impl QueryResults {
         filter: ResolvedFilter,
         options: actlog_query::QueryOptions,
     ) -> Result<Self> {
-        let held = Held::new(options.direction, options.cursor);
-        let (tx, rx) = mpsc::sync_channel(CHANNEL_MESSAGES);
-        start(engine, filter, options, tx)?;
-        Ok(QueryResults { rx, held })
+        let inner = &engine.inner;
+        let (source, postings) = readers(inner, inner.catalog.snapshot());
+        let (direction, cursor) = (options.direction, options.cursor);
+        let running = Running::try_new(Readers { source, postings }, |r| {
+            let explain = actlog_query::choose_plan(&r.source, &r.postings, &filter);
+            actlog_query::execute(&r.source, &r.postings, filter, explain, &options)
+        })?;
+        Ok(QueryResults {
+            running,
+            direction,
+            cursor,
+            finished: false,
+        })
     }
 
     /// Where to resume: after the last activity returned (or where the query started).
     pub fn cursor(&self) -> Option<String> {
-        self.held.cursor()
+        self.cursor.map(|c| c.to_string())
     }
 
     /// The plan chosen, its estimate, and the activities it has read so far (all of them
     /// once the results are consumed).
     pub fn explain(&self) -> String {
-        self.held.explain()
+        explain_text(Some(
+            &self.running.with_dependent(|_, query| query.explain()),
+        ))
     }
 }
 
@@ -283,15 +313,15 @@ impl QueryStream {
     }
 }
 
-/// Runs a small query on the caller's thread: a thread and its hand-overs would cost
+/// Runs a small query where it was planned: a thread and its hand-overs would cost
 /// more than the query. The channel has room for every message it sends.
 fn run_inline(
-    source: &EngineSource<'_>,
-    postings: &EnginePostings<'_>,
+    source: &EngineSource,
+    postings: &EnginePostings,
     filter: ResolvedFilter,
     explain: Explain,
     options: &actlog_query::QueryOptions,
-    tx: &impl Handover,
+    tx: &Sender,
 ) -> Result<()> {
     let mut run = actlog_query::execute(source, postings, filter, explain, options)?;
     let planned = run.explain();
@@ -307,12 +337,15 @@ fn run_inline(
         }
     }
     // The receiver is alive: the caller holds it.
-    tx.hand(Message::Planned(planned));
-    tx.hand(Message::Activities(page));
-    tx.hand(match failed {
-        Some(err) => Message::Failed(err.into()),
-        None => Message::Done(run.explain()),
-    });
+    hand(tx, Message::Planned(planned));
+    hand(tx, Message::Activities(page));
+    hand(
+        tx,
+        match failed {
+            Some(err) => Message::Failed(err.into()),
+            None => Message::Done(run.explain()),
+        },
+    );
     Ok(())
 }
 
@@ -321,18 +354,18 @@ fn run_query(
     filter: ResolvedFilter,
     explain: Explain,
     options: &actlog_query::QueryOptions,
-    tx: &impl Handover,
+    tx: &Sender,
 ) {
     let inner = &engine.inner;
     let (source, postings) = readers(inner, inner.catalog.snapshot());
     let mut run = match actlog_query::execute(&source, &postings, filter, explain, options) {
         Ok(run) => run,
         Err(err) => {
-            tx.hand(Message::Failed(err.into()));
+            hand(tx, Message::Failed(err.into()));
             return;
         }
     };
-    if !tx.hand(Message::Planned(run.explain())) {
+    if !hand(tx, Message::Planned(run.explain())) {
         return;
     }
     let mut page_len = 1;
@@ -342,9 +375,9 @@ fn run_query(
             Ok(activity) => page.push(activity),
             Err(err) => {
                 if !page.is_empty() {
-                    tx.hand(Message::Activities(page));
+                    hand(tx, Message::Activities(page));
                 }
-                tx.hand(Message::Failed(err.into()));
+                hand(tx, Message::Failed(err.into()));
                 return;
             }
         }
@@ -352,30 +385,37 @@ fn run_query(
             page_len = (page_len * 2).min(PAGE_ACTIVITIES_MAX);
             let full = std::mem::replace(&mut page, Vec::with_capacity(page_len));
             // A closed channel means the results were dropped: stop reading.
-            if !tx.hand(Message::Activities(full)) {
+            if !hand(tx, Message::Activities(full)) {
                 return;
             }
         }
     }
-    if !page.is_empty() && !tx.hand(Message::Activities(page)) {
+    if !page.is_empty() && !hand(tx, Message::Activities(page)) {
         return;
     }
-    tx.hand(Message::Done(run.explain()));
+    hand(tx, Message::Done(run.explain()));
 }
 
 impl Iterator for QueryResults {
     type Item = Result<Activity>;
 
     fn next(&mut self) -> Option<Result<Activity>> {
-        loop {
-            if let Some(activity) = self.held.next_held() {
-                return Some(Ok(activity));
+        if self.finished {
+            return None;
+        }
+        match self.running.with_dependent_mut(|_, query| query.next()) {
+            Some(Ok(activity)) => {
+                self.cursor = Some(Cursor::after(&activity, self.direction));
+                Some(Ok(activity))
             }
-            if self.held.finished {
-                return None;
+            // A query that failed does not go on.
+            Some(Err(err)) => {
+                self.finished = true;
+                Some(Err(err.into()))
             }
-            if let Some(err) = self.held.receive(self.rx.recv().ok()) {
-                return Some(Err(err));
+            None => {
+                self.finished = true;
+                None
             }
         }
     }
@@ -531,7 +571,10 @@ impl Engine {
         let catalog = inner.catalog.snapshot();
         let resolved = actlog_query::resolve_smart_list(list, &catalog, now_ms())?;
         let end = visible_end(inner);
-        let source = EngineSource { inner, end };
+        let source = EngineSource {
+            inner: Arc::clone(inner),
+            end,
+        };
         let universe = if has_not(&resolved) {
             everyone(inner, &catalog, end)?
         } else {
@@ -589,12 +632,15 @@ impl Engine {
 
 /// One past the last id both recorded and indexed.
 /// The log and index readers of one query, bounded to what is visible and indexed now.
-fn readers(inner: &Inner, catalog: Arc<Catalog>) -> (EngineSource<'_>, EnginePostings<'_>) {
+fn readers(inner: &Arc<Inner>, catalog: Arc<Catalog>) -> (EngineSource, EnginePostings) {
     let end = visible_end(inner);
     (
-        EngineSource { inner, end },
+        EngineSource {
+            inner: Arc::clone(inner),
+            end,
+        },
         EnginePostings {
-            inner,
+            inner: Arc::clone(inner),
             catalog,
             end,
             person_seen: Mutex::new(None),
@@ -649,20 +695,20 @@ fn source_error(err: impl std::error::Error + Send + Sync + 'static) -> SourceEr
 }
 
 /// The log as the query crate reads it, bounded to a fixed end for one round.
-struct EngineSource<'a> {
-    inner: &'a Inner,
+struct EngineSource {
+    inner: Arc<Inner>,
     end: ActivityId,
 }
 
-impl EngineSource<'_> {
+impl EngineSource {
     /// The activities with ids in `[from, to)` (bounded by the query's end), decoded;
     /// with `keep`, only those whose header it accepts.
     fn decoded<'a>(
         &'a self,
         from: ActivityId,
         to: ActivityId,
-        keep: Option<&'a dyn Fn(&ActivityHeader) -> bool>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        keep: Option<&'a (dyn Fn(&ActivityHeader) -> bool + Sync)>,
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
         match self.records(from, to) {
             Ok(records) => Box::new(Decoded { records, keep }),
             Err(err) => Box::new(std::iter::once(Err(err))),
@@ -684,7 +730,7 @@ impl EngineSource<'_> {
     }
 }
 
-impl ActivitySource for EngineSource<'_> {
+impl ActivitySource for EngineSource {
     fn get(&self, id: ActivityId) -> Result<Option<Activity>, SourceError> {
         if id >= self.end {
             return Ok(None);
@@ -762,7 +808,7 @@ impl ActivitySource for EngineSource<'_> {
         &self,
         from: ActivityId,
         to: ActivityId,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_> {
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + '_> {
         self.decoded(from, to, None)
     }
 
@@ -770,8 +816,8 @@ impl ActivitySource for EngineSource<'_> {
         &'a self,
         from: ActivityId,
         to: ActivityId,
-        keep: &'a dyn Fn(&ActivityHeader) -> bool,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        keep: &'a (dyn Fn(&ActivityHeader) -> bool + Sync),
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
         self.decoded(from, to, Some(keep))
     }
 
@@ -780,7 +826,7 @@ impl ActivitySource for EngineSource<'_> {
         from: ActivityId,
         to: ActivityId,
         test: &'a ScanTest<'a>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
         match self.records(from, to) {
             Ok(records) => Box::new(Matching { records, test }),
             Err(err) => Box::new(std::iter::once(Err(err))),
@@ -800,7 +846,7 @@ impl ActivitySource for EngineSource<'_> {
 /// skipping without decoding those whose header `keep` rejects.
 struct Decoded<'a> {
     records: actlog_log::LogIter,
-    keep: Option<&'a dyn Fn(&ActivityHeader) -> bool>,
+    keep: Option<&'a (dyn Fn(&ActivityHeader) -> bool + Sync)>,
 }
 
 impl Iterator for Decoded<'_> {
@@ -882,8 +928,8 @@ fn peek_header(id: ActivityId, bytes: &[u8]) -> Option<ActivityHeader> {
 
 /// The index as the planner reads it, with the catalog that says which attributes it
 /// holds.
-struct EnginePostings<'a> {
-    inner: &'a Inner,
+struct EnginePostings {
+    inner: Arc<Inner>,
     catalog: Arc<Catalog>,
     end: ActivityId,
     /// The postings of the person last estimated, when there were few: a person plan
@@ -892,7 +938,7 @@ struct EnginePostings<'a> {
     person_seen: Mutex<Option<(PersonId, IdRange, Vec<PersonPosting>)>>,
 }
 
-impl EnginePostings<'_> {
+impl EnginePostings {
     /// A type's postings with occurred_at in `[min_ms, max_ms]` (the planner's bounds are
     /// inclusive, the index's end exclusive), below the query's visible end.
     fn type_postings(
@@ -936,7 +982,7 @@ fn key_range(keys: &KeySpan) -> KeyRange<'_> {
     }
 }
 
-impl PostingIndex for EnginePostings<'_> {
+impl PostingIndex for EnginePostings {
     fn by_type(
         &self,
         type_id: TypeId,
@@ -1100,7 +1146,7 @@ impl PostingIndex for EnginePostings<'_> {
     }
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
-        everyone(self.inner, &self.catalog, self.end).map_err(source_error)
+        everyone(&self.inner, &self.catalog, self.end).map_err(source_error)
     }
 }
 

@@ -11,10 +11,10 @@ use crate::error::{Error, Result};
 use crate::resolve::{matches, matches_view, ResolvedFilter};
 use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, PersonId, TypeId};
-use std::cell::Cell;
 use std::cmp::Reverse;
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An error from an [`ActivitySource`], kept opaque so this crate knows no storage.
 #[derive(Debug)]
@@ -173,8 +173,10 @@ pub struct ScanTest<'a> {
     filter: &'a ResolvedFilter,
     after: Option<(i64, ActivityId)>,
     direction: Direction,
-    /// Headers tested so far: the activities read, for `explain`.
-    read: Cell<u64>,
+    /// Headers tested so far: the activities read, for `explain`. Atomic only so that a
+    /// scan can move between threads; one thread counts at a time, so a plain load and
+    /// store (no locked add) is enough.
+    read: AtomicU64,
 }
 
 impl<'a> ScanTest<'a> {
@@ -185,7 +187,7 @@ impl<'a> ScanTest<'a> {
             filter,
             after: cursor.map(Cursor::key),
             direction,
-            read: Cell::new(0),
+            read: AtomicU64::new(0),
         }
     }
 
@@ -194,7 +196,8 @@ impl<'a> ScanTest<'a> {
     /// once for every activity read, which it counts.
     #[inline]
     pub fn header(&self, h: &ActivityHeader) -> bool {
-        self.read.set(self.read.get() + 1);
+        self.read
+            .store(self.read.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let key = (h.occurred_at_ms, h.id);
         let after_cursor = match (self.after, self.direction) {
             (Some(c), Direction::Ascending) => key > c,
@@ -218,7 +221,7 @@ impl<'a> ScanTest<'a> {
 
     /// Activities whose header was tested so far.
     pub fn read(&self) -> u64 {
-        self.read.get()
+        self.read.load(Ordering::Relaxed)
     }
 }
 
@@ -255,7 +258,7 @@ pub trait ActivitySource: Send + Sync {
         &self,
         from: ActivityId,
         to: ActivityId,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_>;
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + '_>;
     /// [`ActivitySource::scan`] without the activities whose header `keep` rejects; a
     /// source over encoded records reads each header first and decodes only the
     /// records kept. `keep` is called once for every activity read. The default
@@ -264,8 +267,8 @@ pub trait ActivitySource: Send + Sync {
         &'a self,
         from: ActivityId,
         to: ActivityId,
-        keep: &'a dyn Fn(&ActivityHeader) -> bool,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+        keep: &'a (dyn Fn(&ActivityHeader) -> bool + Sync),
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
         Box::new(
             self.scan(from, to)
                 .filter(move |a| a.as_ref().map_or(true, |a| keep(&ActivityHeader::of(a)))),
@@ -283,7 +286,7 @@ pub trait ActivitySource: Send + Sync {
         from: ActivityId,
         to: ActivityId,
         test: &'a ScanTest<'a>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
         Box::new(self.scan(from, to).filter(move |a| {
             a.as_ref().map_or(true, |a| {
                 test.header(&ActivityHeader::of(a)) && test.activity(a)

@@ -20,12 +20,13 @@ use std::fmt;
 use std::ops::{Bound, Range};
 
 /// Postings: (occurred_at_ms, id) pairs.
-pub type Postings<'a> = Box<dyn Iterator<Item = Result<(i64, ActivityId), SourceError>> + 'a>;
+pub type Postings<'a> =
+    Box<dyn Iterator<Item = Result<(i64, ActivityId), SourceError>> + Send + 'a>;
 
 /// Postings of several persons: (person, occurred_at_ms, id), persons ascending, each
 /// person's in id order.
 pub type PersonsPostings<'a> =
-    Box<dyn Iterator<Item = Result<(PersonId, i64, ActivityId), SourceError>> + 'a>;
+    Box<dyn Iterator<Item = Result<(PersonId, i64, ActivityId), SourceError>> + Send + 'a>;
 
 /// Most postings a primary-value or attribute plan holds in memory to sort them by
 /// time (16 bytes each, so 64 MiB); a value path whose estimate is larger is not

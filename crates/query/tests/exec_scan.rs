@@ -100,7 +100,7 @@ impl ActivitySource for MemLog {
         &self,
         from: ActivityId,
         to: ActivityId,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_> {
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + '_> {
         let to = (to.get() as usize).min(self.activities.len());
         let from = (from.get() as usize).min(to);
         Box::new(self.activities[from..to].iter().cloned().map(Ok))
@@ -111,7 +111,7 @@ impl ActivitySource for MemLog {
         from: ActivityId,
         to: ActivityId,
         test: &'a ScanTest<'a>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + 'a> {
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
         if !self.records {
             return Box::new(self.scan(from, to).filter(move |a| {
                 a.as_ref().map_or(true, |a| {

@@ -33,7 +33,7 @@ impl ActivitySource for Log {
         &self,
         from: ActivityId,
         to: ActivityId,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + '_> {
+    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + '_> {
         Box::new(
             self.0[from.get() as usize..to.get() as usize]
                 .iter()
