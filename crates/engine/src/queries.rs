@@ -8,7 +8,7 @@ use std::sync::Arc;
 use roaring::RoaringTreemap;
 
 use actlog_index::{IdRange, KeyRange, Order, PersonPosting, TimeRange};
-use actlog_log::Offset;
+use actlog_log::{Offset, PointReader};
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
     ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonsPostings,
@@ -571,10 +571,7 @@ impl Engine {
         let catalog = inner.catalog.snapshot();
         let resolved = actlog_query::resolve_smart_list(list, &catalog, now_ms())?;
         let end = visible_end(inner);
-        let source = EngineSource {
-            inner: Arc::clone(inner),
-            end,
-        };
+        let source = EngineSource::new(inner, end);
         let universe = if has_not(&resolved) {
             everyone(inner, &catalog, end)?
         } else {
@@ -635,10 +632,7 @@ impl Engine {
 fn readers(inner: &Arc<Inner>, catalog: Arc<Catalog>) -> (EngineSource, EnginePostings) {
     let end = visible_end(inner);
     (
-        EngineSource {
-            inner: Arc::clone(inner),
-            end,
-        },
+        EngineSource::new(inner, end),
         EnginePostings {
             inner: Arc::clone(inner),
             catalog,
@@ -698,9 +692,19 @@ fn source_error(err: impl std::error::Error + Send + Sync + 'static) -> SourceEr
 struct EngineSource {
     inner: Arc<Inner>,
     end: ActivityId,
+    /// Reads the batches of one query, each going on from where the last left off.
+    reader: Mutex<PointReader>,
 }
 
 impl EngineSource {
+    fn new(inner: &Arc<Inner>, end: ActivityId) -> Self {
+        EngineSource {
+            inner: Arc::clone(inner),
+            end,
+            reader: Mutex::new(inner.activities.point_reader()),
+        }
+    }
+
     /// The activities with ids in `[from, to)` (bounded by the query's end), decoded;
     /// with `keep`, only those whose header it accepts.
     fn decoded<'a>(
@@ -751,19 +755,19 @@ impl ActivitySource for EngineSource {
             .map(|id| Offset(id.get()))
             .collect();
         let start = out.len();
-        let mut decoded: Vec<Option<Activity>> = Vec::with_capacity(offsets.len());
         let mut failed = None;
-        let read = self.inner.activities.read_batch(&offsets, |record| {
+        let read = self.reader.lock().read_batch(&offsets, |record| {
             if failed.is_some() {
                 return;
             }
             let id = ActivityId(record.offset.0);
             match codec::decode_activity(id, record.payload) {
-                Ok(a) => decoded.push(Some(a)),
+                Ok(a) => out.push(Some(a)),
                 Err(source) => failed = Some(Error::Decode { id, source }),
             }
         });
         if let Some(err) = failed {
+            out.truncate(start);
             return Err(source_error(err));
         }
         match read {
@@ -776,16 +780,24 @@ impl ActivitySource for EngineSource {
                 }
                 return Ok(());
             }
-            Err(err) => return Err(source_error(Error::activities(err))),
+            Err(err) => {
+                out.truncate(start);
+                return Err(source_error(Error::activities(err)));
+            }
         }
-        let mut decoded = decoded.into_iter();
-        for &id in ids {
-            out.push(if visible(id) {
-                decoded.next().flatten()
-            } else {
-                None
-            });
+        if offsets.len() < ids.len() {
+            // Some ids are not visible: a `None` in their places.
+            let decoded: Vec<Option<Activity>> = out.drain(start..).collect();
+            let mut decoded = decoded.into_iter();
+            for &id in ids {
+                out.push(if visible(id) {
+                    decoded.next().flatten()
+                } else {
+                    None
+                });
+            }
         }
+        debug_assert_eq!(out.len() - start, ids.len());
         Ok(())
     }
 

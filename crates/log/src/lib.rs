@@ -45,7 +45,7 @@ pub mod storage;
 mod types;
 
 pub use crate::error::{CorruptionKind, Error, Result};
-pub use crate::log::{Log, LogIter, LOCK_FILE_NAME};
+pub use crate::log::{Log, LogIter, PointReader, LOCK_FILE_NAME};
 pub use crate::storage::{
     CrashMode, FaultError, FsStorage, MemStorage, OpenMode, Storage, StorageFile, StorageLock,
     StorageOp,

@@ -357,35 +357,24 @@ impl Log {
     /// together are read from the bytes already buffered, and a gap wider than the
     /// buffer is jumped through the sparse index, so a batch of nearby records costs
     /// about one sequential read rather than one point read each. Offsets that go
-    /// backwards are served too, by starting the pass again.
+    /// backwards are served too, by starting the pass again. A caller that reads batch
+    /// after batch keeps a [`PointReader`] instead, which keeps its buffer between them.
     ///
     /// # Errors
     ///
     /// As [`Log::read`], for the first offset that fails; the records before it have
     /// been visited.
-    pub fn read_batch(
-        &self,
-        offsets: &[Offset],
-        mut visit: impl FnMut(RecordRef<'_>),
-    ) -> Result<()> {
-        let (first, next) = self.inner.bounds();
-        let mut iter: Option<LogIter> = None;
-        for &offset in offsets {
-            if offset.0 < first || offset.0 >= next {
-                return Err(out_of_range(offset.0, first, next));
-            }
-            let iter = match &mut iter {
-                Some(it) if it.next <= offset.0 => it,
-                slot => slot.insert(LogIter::point(Arc::clone(&self.inner), offset.0, next)),
-            };
-            iter.skip_to(offset.0);
-            match iter.next_ref() {
-                Some(Ok(r)) => visit(r),
-                Some(Err(e)) => return Err(e),
-                None => return Err(out_of_range(offset.0, first, next)),
-            }
+    pub fn read_batch(&self, offsets: &[Offset], visit: impl FnMut(RecordRef<'_>)) -> Result<()> {
+        self.point_reader().read_batch(offsets, visit)
+    }
+
+    /// A reader of records by offset that keeps its buffer and position from one
+    /// [`PointReader::read_batch`] to the next.
+    pub fn point_reader(&self) -> PointReader {
+        PointReader {
+            inner: Arc::clone(&self.inner),
+            iter: None,
         }
-        Ok(())
     }
 
     /// First offset still held; moves up with retention.
@@ -959,6 +948,64 @@ impl Inner {
     }
 }
 
+/// Reads records by offset, batch after batch, keeping its read buffer and position
+/// between batches: a query that fetches its matches in ascending batches reads each
+/// byte of the log once, where a fresh reader per batch would read again the bytes
+/// around each batch's start and allocate its buffer anew. Made by
+/// [`Log::point_reader`]; it sees records appended after it was made.
+#[derive(Debug)]
+pub struct PointReader {
+    inner: Arc<Inner>,
+    /// Where the last batch left off (`None` before the first); after an error the
+    /// next offset starts over.
+    iter: Option<LogIter>,
+}
+
+impl PointReader {
+    /// As [`Log::read_batch`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Log::read_batch`].
+    pub fn read_batch(
+        &mut self,
+        offsets: &[Offset],
+        mut visit: impl FnMut(RecordRef<'_>),
+    ) -> Result<()> {
+        let (first, next) = self.inner.bounds();
+        for &offset in offsets {
+            if offset.0 < first || offset.0 >= next {
+                return Err(out_of_range(offset.0, first, next));
+            }
+            let iter = match &mut self.iter {
+                Some(it) => {
+                    if it.next <= offset.0 && !it.failed {
+                        // Records appended since the last batch are readable too.
+                        it.end = next;
+                    } else {
+                        it.rewind(offset.0, next);
+                    }
+                    it
+                }
+                None => self
+                    .iter
+                    .insert(LogIter::point(Arc::clone(&self.inner), offset.0, next)),
+            };
+            iter.skip_to(offset.0);
+            let read = match iter.next_ref() {
+                Some(Ok(r)) => {
+                    visit(r);
+                    Ok(())
+                }
+                Some(Err(e)) => Err(e),
+                None => Err(out_of_range(offset.0, first, next)),
+            };
+            read?;
+        }
+        Ok(())
+    }
+}
+
 /// How many records ahead of its reader a [`LogIter`] skips to by passing over them
 /// rather than by looking the record up in its segment's sparse index.
 const SKIP_WALK_RECORDS_MAX: u64 = 8;
@@ -999,6 +1046,15 @@ impl LogIter {
         Offset(self.next)
     }
 
+    /// Starts over at `from`, reading up to `to`, keeping only the read buffer's
+    /// allocation (a reader that goes back finds its segment again).
+    fn rewind(&mut self, from: u64, to: u64) {
+        self.next = from;
+        self.end = to;
+        self.segment = None;
+        self.failed = false;
+    }
+
     /// Moves forward so that the next record returned is `offset` (never backwards).
     /// Within the current segment the reader keeps its buffered bytes when `offset`
     /// lies in or near them, and jumps through the sparse index when the jump skips
@@ -1019,9 +1075,9 @@ impl LogIter {
             // the record in the sparse index.
             return;
         }
-        let entry = segment.meta.read().locate(offset);
+        let (entry, end) = segment.meta.read().locate_span(offset);
         if entry.position >= self.reader.buffered_end() {
-            self.reader.seek(entry.position);
+            self.reader.seek_within(entry.position, end);
             self.reader_offset = entry.offset;
         }
     }
@@ -1045,15 +1101,15 @@ impl LogIter {
                 let (first, next) = self.inner.bounds();
                 return self.fail(out_of_range(self.next, first, next));
             };
-            let (entry, limit, end_offset) = {
+            let ((entry, entry_end), limit, end_offset) = {
                 let m = segment.meta.read();
-                (m.locate(self.next), m.end_position, m.end_offset)
+                (m.locate_span(self.next), m.end_position, m.end_offset)
             };
             if self.next >= end_offset {
                 let (first, next) = self.inner.bounds();
                 return self.fail(out_of_range(self.next, first, next));
             }
-            self.reader.seek(entry.position);
+            self.reader.seek_within(entry.position, entry_end);
             self.reader_offset = entry.offset;
             self.segment_limit = limit;
             self.segment_end_offset = end_offset;

@@ -111,16 +111,20 @@ impl SegmentMeta {
         self.timestamp_ms_max = self.timestamp_ms_max.max(timestamp_ms);
     }
 
-    /// The indexed record at or before `offset`: where to start scanning for it.
-    pub(crate) fn locate(&self, offset: u64) -> IndexEntry {
+    /// The indexed record at or before `offset` (where to start scanning for it), and
+    /// the position the record at `offset` ends by: the next indexed record's (which
+    /// comes after it), else the segment's end.
+    pub(crate) fn locate_span(&self, offset: u64) -> (IndexEntry, u64) {
         let i = self.index.partition_point(|e| e.offset <= offset);
-        match i.checked_sub(1) {
+        let entry = match i.checked_sub(1) {
             Some(i) => self.index[i],
             None => IndexEntry {
                 offset: self.base_offset,
                 position: SEGMENT_HEADER_BYTES as u64,
             },
-        }
+        };
+        let end = self.index.get(i).map_or(self.end_position, |e| e.position);
+        (entry, end)
     }
 }
 
@@ -199,6 +203,18 @@ impl FrameReader {
         self.valid = 0;
         self.at = 0;
         self.chunk_bytes = self.chunk_min_bytes;
+    }
+
+    /// [`FrameReader::seek`] to find a record known to end by `end`: a reader whose reads
+    /// grow (a point reader) reads no further than that at first, so a record found
+    /// through the sparse index costs the bytes from its entry to the next one, not a
+    /// whole first chunk.
+    pub(crate) fn seek_within(&mut self, position: u64, end: u64) {
+        self.seek(position);
+        if self.chunk_min_bytes < self.chunk_max_bytes {
+            let span = usize::try_from(end.saturating_sub(position)).unwrap_or(usize::MAX);
+            self.chunk_bytes = span.clamp(FRAME_HEADER_BYTES, self.chunk_min_bytes);
+        }
     }
 
     /// File position of the next frame.
@@ -443,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn locate_finds_the_indexed_record_at_or_before() {
+    fn locate_span_finds_the_indexed_record_at_or_before_and_the_next_one() {
         let mut meta = SegmentMeta::empty(100);
         let mut position = SEGMENT_HEADER_BYTES as u64;
         for i in 0..10u64 {
@@ -452,9 +468,14 @@ mod tests {
         }
         // 64-byte frames, an entry every 128 bytes: offsets 100, 102, 104, ...
         assert_eq!(meta.index.len(), 5);
-        assert_eq!(meta.locate(103).offset, 102);
-        assert_eq!(meta.locate(100).offset, 100);
-        assert_eq!(meta.locate(109).offset, 108);
+        let first = SEGMENT_HEADER_BYTES as u64;
+        assert_eq!(meta.locate_span(103).0.offset, 102);
+        assert_eq!(meta.locate_span(103).1, first + 4 * 64);
+        assert_eq!(meta.locate_span(100).0.offset, 100);
+        assert_eq!(meta.locate_span(100).1, first + 2 * 64);
+        // The last entry's records end where the segment does.
+        assert_eq!(meta.locate_span(109).0.offset, 108);
+        assert_eq!(meta.locate_span(109).1, meta.end_position);
         assert_eq!(meta.timestamp_ms_max, 9);
         assert_eq!(meta.record_count(), 10);
     }

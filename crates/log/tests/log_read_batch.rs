@@ -1,6 +1,7 @@
 //! `Log::read_batch` returns exactly what `Log::read` returns for each offset, across
 //! segments, for dense and sparse batches, for offsets that go backwards or repeat, and
-//! reports an offset outside the log.
+//! reports an offset outside the log; so does a `PointReader` reading batch after batch,
+//! also over records appended between its batches and after an error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -63,6 +64,78 @@ proptest! {
         offsets.sort_unstable();
         check(&log, &offsets);
     }
+
+    /// Batches cut from one sorted list (as a query fetches its matches), and a few that
+    /// go back, through one reader.
+    #[test]
+    fn a_point_reader_reads_what_read_reads_batch_after_batch(
+        mut offsets in proptest::collection::vec(0..RECORDS, 0..300),
+        cuts in proptest::collection::vec(0usize..300, 0..8),
+        back in proptest::collection::vec(0..RECORDS, 0..3),
+    ) {
+        let log = log_with_records();
+        offsets.sort_unstable();
+        let mut reader = log.point_reader();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(offsets.len())).collect();
+        cuts.push(0);
+        cuts.push(offsets.len());
+        cuts.sort_unstable();
+        let mut batches: Vec<Vec<u64>> =
+            cuts.windows(2).map(|w| offsets[w[0]..w[1]].to_vec()).collect();
+        batches.insert(batches.len() / 2, back);
+        for batch in batches {
+            let got = read_with(&mut reader, &batch).unwrap();
+            prop_assert_eq!(got, expected(&log, &batch));
+        }
+    }
+}
+
+fn read_with(
+    reader: &mut actlog_log::PointReader,
+    offsets: &[u64],
+) -> actlog_log::Result<Vec<(Offset, i64, Vec<u8>)>> {
+    let offsets: Vec<Offset> = offsets.iter().map(|&o| Offset(o)).collect();
+    let mut seen = Vec::new();
+    reader.read_batch(&offsets, |r| {
+        seen.push((r.offset, r.timestamp_ms, r.payload.to_vec()));
+    })?;
+    Ok(seen)
+}
+
+fn expected(log: &Log, offsets: &[u64]) -> Vec<(Offset, i64, Vec<u8>)> {
+    offsets
+        .iter()
+        .map(|&o| {
+            let r = log.read(Offset(o)).unwrap();
+            (r.offset, r.timestamp_ms, r.payload)
+        })
+        .collect()
+}
+
+#[test]
+fn a_point_reader_sees_records_appended_after_it_was_made_and_goes_on_after_an_error() {
+    let log = log_with_records();
+    let mut reader = log.point_reader();
+    let tail: Vec<u64> = (RECORDS - 10..RECORDS - 5).collect();
+    assert_eq!(
+        read_with(&mut reader, &tail).unwrap(),
+        expected(&log, &tail)
+    );
+    // Past the end: an error, and the reader goes on from where it was.
+    let err = read_with(&mut reader, &[RECORDS]).unwrap_err();
+    assert!(matches!(err, Error::OffsetOutOfRange { .. }), "{err:?}");
+    append_n(&log, RECORDS, 40);
+    // Forward from the last batch, into records appended since.
+    let appended: Vec<u64> = (RECORDS - 3..RECORDS + 40).collect();
+    assert_eq!(
+        read_with(&mut reader, &appended).unwrap(),
+        expected(&log, &appended)
+    );
+    let more: Vec<u64> = (RECORDS + 30..RECORDS + 40).step_by(3).collect();
+    assert_eq!(
+        read_with(&mut reader, &more).unwrap(),
+        expected(&log, &more)
+    );
 }
 
 /// Records up to five times the first read of a point read, in one large segment: a
