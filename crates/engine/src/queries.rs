@@ -671,15 +671,15 @@ fn everyone(
 ) -> Result<RoaringTreemap> {
     let mut set = RoaringTreemap::new();
     for t in catalog.list() {
-        for posting in inner
+        // In no set order: a bitmap does not need the postings merged across runs.
+        inner
             .index
-            .by_type(t.id(), TimeRange::all(), Order::Ascending)
-        {
-            let posting = posting?;
-            if posting.id < end {
-                set.insert(posting.person.get());
-            }
-        }
+            .by_type_unordered(t.id(), TimeRange::all())
+            .for_each_posting(|p| {
+                if p.id < end {
+                    set.insert(p.person.get());
+                }
+            })?;
     }
     Ok(set)
 }
