@@ -824,16 +824,22 @@ fn the_planner_prefers_the_most_selective_path() {
     assert_eq!(p.estimated, 25);
 }
 
+/// Forty activities, two a day from 1970-01-01, in four segments of ten: `[0, 10)`
+/// holds days 0-4, `[10, 20)` days 5-9, and so on.
+fn four_segments_of_five_days(c: &Catalog) -> MemLog {
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    let data: Vec<(u64, i64, u8, i32)> = (0..40).map(|i| (1, i / 2, 0, 10)).collect();
+    MemLog {
+        activities: make(type_id, &data, 0, c),
+        cuts: vec![10, 20, 30],
+        records: true,
+    }
+}
+
 #[test]
 fn segments_outside_the_time_bounds_are_not_read() {
     let c = catalog();
-    let type_id = c.by_api_name("webinarAttended").unwrap().id();
-    let data: Vec<(u64, i64, u8, i32)> = (0..40).map(|i| (1, i / 2, 0, 10)).collect();
-    let log = MemLog {
-        activities: make(type_id, &data, 0, &c),
-        cuts: vec![10, 20, 30],
-        records: true,
-    };
+    let log = four_segments_of_five_days(&c);
     let f = resolve(
         &parse_filter("occurred between 1970-01-12 and 1970-01-13T23:59:59Z").unwrap(),
         &c,
@@ -852,15 +858,7 @@ fn segments_outside_the_time_bounds_are_not_read() {
 
 #[test]
 fn id_windows_hold_the_segments_whose_times_meet_the_window() {
-    let c = catalog();
-    let type_id = c.by_api_name("webinarAttended").unwrap().id();
-    // Two activities a day: segment [0, 10) holds days 0-4, [10, 20) days 5-9, ...
-    let data: Vec<(u64, i64, u8, i32)> = (0..40).map(|i| (1, i / 2, 0, 10)).collect();
-    let log = MemLog {
-        activities: make(type_id, &data, 0, &c),
-        cuts: vec![10, 20, 30],
-        records: true,
-    };
+    let log = four_segments_of_five_days(&catalog());
     let day = |d: i64| log.activities[(2 * d) as usize].occurred_at_ms;
     let ids = |lo: u64, hi: u64| ActivityId(lo)..ActivityId(hi);
     assert_eq!(id_window(&log, i64::MIN, i64::MAX), ids(0, 40));
