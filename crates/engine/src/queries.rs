@@ -267,7 +267,7 @@ fn explain_text(explain: Option<&Explain>) -> String {
 
 impl QueryResults {
     fn start(
-        engine: Engine,
+        engine: &Engine,
         filter: ResolvedFilter,
         options: actlog_query::QueryOptions,
     ) -> Result<Self> {
@@ -484,7 +484,7 @@ impl Engine {
     /// or a bad cursor; [`Error::IndexLagging`] when the index does not catch up in time.
     pub fn query(&self, filter: &Filter, options: QueryOptions) -> Result<QueryResults> {
         let (resolved, options) = self.prepare_query(filter, options)?;
-        QueryResults::start(self.clone(), resolved, options)
+        QueryResults::start(self, resolved, options)
     }
 
     /// [`query`](Self::query) as a tokio stream: waiting for the index, planning and

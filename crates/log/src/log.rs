@@ -992,15 +992,11 @@ impl PointReader {
                     .insert(LogIter::point(Arc::clone(&self.inner), offset.0, next)),
             };
             iter.skip_to(offset.0);
-            let read = match iter.next_ref() {
-                Some(Ok(r)) => {
-                    visit(r);
-                    Ok(())
-                }
-                Some(Err(e)) => Err(e),
-                None => Err(out_of_range(offset.0, first, next)),
-            };
-            read?;
+            match iter.next_ref() {
+                Some(Ok(r)) => visit(r),
+                Some(Err(e)) => return Err(e),
+                None => return Err(out_of_range(offset.0, first, next)),
+            }
         }
         Ok(())
     }

@@ -213,7 +213,7 @@ impl FrameReader {
         self.seek(position);
         if self.chunk_min_bytes < self.chunk_max_bytes {
             let span = usize::try_from(end.saturating_sub(position)).unwrap_or(usize::MAX);
-            self.chunk_bytes = span.clamp(FRAME_HEADER_BYTES, self.chunk_min_bytes);
+            self.chunk_bytes = span.max(FRAME_HEADER_BYTES).min(self.chunk_min_bytes);
         }
     }
 
