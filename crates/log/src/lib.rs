@@ -48,7 +48,7 @@ pub use crate::error::{CorruptionKind, Error, Result};
 pub use crate::log::{Log, LogIter, PointReader, LOCK_FILE_NAME};
 pub use crate::storage::{
     CrashMode, FaultError, FsStorage, MemStorage, OpenMode, Storage, StorageFile, StorageLock,
-    StorageOp,
+    StorageOp, LOCK_RETRY_MS_MAX,
 };
 pub use crate::types::{
     Corruption, LogOptions, Offset, OpenReport, Record, RecordRef, RepairReport, RetentionReport,

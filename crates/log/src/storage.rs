@@ -62,6 +62,9 @@ pub trait Storage: Send + Sync + Debug {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FsStorage;
 
+/// How long [`FsStorage::try_lock`] tries a held lock again before it counts as held.
+pub const LOCK_RETRY_MS_MAX: u64 = 50;
+
 #[derive(Debug)]
 struct FsFile(std::fs::File);
 
@@ -118,6 +121,9 @@ impl Storage for FsStorage {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         std::fs::File::open(path)?.sync_all()
     }
+    /// A lock found held is tried again for up to [`LOCK_RETRY_MS_MAX`] ms: a lock this
+    /// process has just let go of stays held while a child process that another thread
+    /// is starting still has its copy of the descriptor (until it runs its program).
     fn try_lock(&self, path: &Path) -> io::Result<Box<dyn StorageLock>> {
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -125,12 +131,21 @@ impl Storage for FsStorage {
             .create(true)
             .truncate(false)
             .open(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Box::new(FsLock(file))),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(io::Error::from(io::ErrorKind::WouldBlock))
+        let mut waited_ms = 0;
+        let mut pause_ms = 1;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Box::new(FsLock(file))),
+                Err(std::fs::TryLockError::WouldBlock) if waited_ms < LOCK_RETRY_MS_MAX => {
+                    std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+                    waited_ms += pause_ms;
+                    pause_ms = (pause_ms * 2).min(LOCK_RETRY_MS_MAX - waited_ms).max(1);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(io::Error::from(io::ErrorKind::WouldBlock))
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
             }
-            Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
 }
@@ -566,6 +581,25 @@ impl Storage for MemStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_let_go_of_within_the_retry_is_taken_and_a_held_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("LOCK");
+        let held = FsStorage.try_lock(&path).unwrap();
+        let started = std::time::Instant::now();
+        let err = FsStorage.try_lock(&path).err().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(LOCK_RETRY_MS_MAX));
+        // Let go of a moment after the second try begins, as a child process that
+        // inherited the descriptor does once it runs its program.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            drop(held);
+        });
+        FsStorage.try_lock(&path).unwrap();
+        releaser.join().unwrap();
+    }
 
     #[test]
     fn crash_drops_unsynced_and_keeps_synced() {
