@@ -68,7 +68,7 @@ impl BenchTarget for PlainSled {
 
     fn open(dir: &Path, durability: Durability) -> Result<Self> {
         let path = dir.join("sled");
-        let db = ::sled::Config::new().path(&path).open()?;
+        let db = open_waiting(&path)?;
         let activities = db.open_tree("activities")?;
         let by_person = db.open_tree("by_person")?;
         let by_type = db.open_tree("by_type")?;
@@ -195,6 +195,24 @@ impl BenchTarget for PlainSled {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+/// Opens sled at `path`, waiting up to 5 s for its file lock: sled lets go of it a
+/// moment after a `Db` of this process is dropped (its I/O threads finish first), so a
+/// reopen right after a close can find it taken.
+fn open_waiting(path: &Path) -> Result<Db> {
+    let mut waited_ms = 0;
+    loop {
+        match ::sled::Config::new().path(path).open() {
+            Err(::sled::Error::Io(e))
+                if waited_ms < 5_000 && e.to_string().starts_with("could not acquire lock") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                waited_ms += 20;
+            }
+            r => return Ok(r?),
+        }
     }
 }
 
