@@ -422,10 +422,9 @@ impl Memtable {
                 }
             }
             _ => {
-                // Rank the distinct keys (few) once, then sort their ranks: sorting a
-                // million postings by key bytes cost seconds.
-                let mut by_bytes: Vec<u32> = (0..self.spans.len() as u32).collect();
-                by_bytes.sort_unstable_by(|&a, &b| self.key_of(a).cmp(self.key_of(b)));
+                // Rank the distinct keys once, then sort their ranks: sorting a million
+                // postings by key bytes cost seconds.
+                let by_bytes = self.keys_in_order();
                 let mut rank_of = vec![0u32; by_bytes.len()];
                 for (rank, &n) in by_bytes.iter().enumerate() {
                     rank_of[n as usize] = rank as u32;
@@ -443,6 +442,36 @@ impl Memtable {
                 }
             }
         }
+        order
+    }
+
+    /// The numbers of the distinct value keys, in key byte order. Keys are many when
+    /// values are (an id or a URL per activity), so they are radix-sorted by their first
+    /// eight bytes and only keys that share those are compared whole.
+    fn keys_in_order(&self) -> Vec<u32> {
+        let prefix = |k: &[u8]| {
+            let mut b = [0u8; 8];
+            let n = k.len().min(8);
+            b[..n].copy_from_slice(&k[..n]);
+            u64::from_be_bytes(b)
+        };
+        let mut keyed: Vec<(u64, u32)> = (0..self.spans.len() as u32)
+            .map(|n| (prefix(self.key_of(n)), n))
+            .collect();
+        radix_sort(&mut keyed, u64::BITS);
+        let mut start = 0;
+        while start < keyed.len() {
+            let p = keyed[start].0;
+            let end = start + keyed[start..].partition_point(|e| e.0 == p);
+            if end - start > 1 {
+                keyed[start..end].sort_unstable_by(|a, b| self.key_of(a.1).cmp(self.key_of(b.1)));
+            }
+            start = end;
+        }
+        let order: Vec<u32> = keyed.into_iter().map(|(_, n)| n).collect();
+        debug_assert!(order
+            .windows(2)
+            .all(|w| self.key_of(w[0]) <= self.key_of(w[1])));
         order
     }
 
@@ -551,6 +580,27 @@ mod tests {
             let mut fresh = Memtable::new(first.len() as u64);
             fill(&mut fresh, &second);
             prop_assert_eq!(dump(&reused), dump(&fresh));
+        }
+
+        #[test]
+        fn keys_come_in_byte_order(
+            values in prop::collection::vec(
+                (0usize..3, prop::collection::vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..14)),
+                0..300,
+            ),
+        ) {
+            // Values under shared prefixes of 0 to 9 bytes, so that many keys agree on
+            // their first eight bytes and some are shorter than that.
+            let prefixes: [&[u8]; 3] = [b"", b"webinar-", b"webinar-2026"];
+            let mut m = Memtable::new(0);
+            for (p, tail) in &values {
+                let value = [prefixes[*p], tail.as_slice()].concat();
+                m.number(FAMILY_PRIMARY, b"t", &value);
+            }
+            let order = m.keys_in_order();
+            let mut expected: Vec<u32> = (0..m.spans.len() as u32).collect();
+            expected.sort_by(|a, b| m.key_of(*a).cmp(m.key_of(*b)));
+            prop_assert_eq!(order, expected);
         }
 
         #[test]
