@@ -5,7 +5,8 @@
 //! by-type families share one 24-byte entry per document (the id is implicit in the
 //! position), and each value posting is an 8-byte entry naming its group key by a small
 //! number, so each distinct key is escaped and stored once and a flush sorts integers,
-//! never key bytes. A person's documents are chained newest to oldest, so a person lookup
+//! comparing key bytes only to rank the distinct keys (by a radix sort of their first
+//! eight bytes, whole keys only where those tie). A person's documents are chained newest to oldest, so a person lookup
 //! reads only theirs; other readers scan the table linearly; it is bounded by
 //! `memtable_postings_max`.
 //!
