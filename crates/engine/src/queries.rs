@@ -968,7 +968,7 @@ impl EnginePostings {
     }
 
     /// The ids of `ids` that are still held and visible to this query.
-    fn person_range(&self, ids: Range<ActivityId>) -> IdRange {
+    fn visible_ids(&self, ids: Range<ActivityId>) -> IdRange {
         let start = ids
             .start
             .max(ActivityId(self.inner.activities.first_offset().0));
@@ -1024,7 +1024,7 @@ impl PostingIndex for EnginePostings {
         types: Option<&[TypeId]>,
         ids: Range<ActivityId>,
     ) -> Postings<'_> {
-        let range = self.person_range(ids);
+        let range = self.visible_ids(ids);
         let types = types.map(<[TypeId]>::to_vec);
         let seen = {
             let mut slot = self.person_seen.lock();
@@ -1065,7 +1065,7 @@ impl PostingIndex for EnginePostings {
         Box::new(
             self.inner
                 .index
-                .persons(persons, self.person_range(ids))
+                .persons(persons, self.visible_ids(ids))
                 .filter(move |p| match (p, types) {
                     (Ok((_, p)), Some(types)) => types.contains(&p.type_id),
                     _ => true,
@@ -1080,7 +1080,7 @@ impl PostingIndex for EnginePostings {
     fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64 {
         // Counted from the postings themselves, which are kept when few for the
         // by-person read that usually follows.
-        let range = self.person_range(ids);
+        let range = self.visible_ids(ids);
         let mut kept = Vec::new();
         let mut count = 0u64;
         for posting in self.inner.index.person(person, range, Order::Ascending) {
@@ -1109,25 +1109,29 @@ impl PostingIndex for EnginePostings {
         }
     }
 
-    fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_> {
+    fn by_value(
+        &self,
+        type_id: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
         let range = key_range(keys);
+        // Below the query's end, so no posting past it comes back.
+        let ids = self.visible_ids(ids);
         let postings = match slot {
-            ValueSlot::Primary => self
-                .inner
-                .index
-                .by_primary(type_id, range, Order::Ascending),
+            ValueSlot::Primary => {
+                self.inner
+                    .index
+                    .by_primary(type_id, range, ids, Order::Ascending)
+            }
             ValueSlot::Attribute(attr) => {
                 self.inner
                     .index
-                    .by_attribute(type_id, attr, range, Order::Ascending)
+                    .by_attribute(type_id, attr, range, ids, Order::Ascending)
             }
         };
-        let end = self.end;
-        Box::new(
-            postings
-                .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
-                .map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)),
-        )
+        Box::new(postings.map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)))
     }
 
     fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {

@@ -1024,9 +1024,16 @@ impl Index {
         read::TypePostings::new(snap, &m.active, type_id, time, None)
     }
 
-    /// Activities of a type whose primary value key is in `key`, in (value key, id) order
-    /// (for an exact key: id order).
-    pub fn by_primary(&self, type_id: TypeId, key: KeyRange<'_>, order: Order) -> ValuePostings {
+    /// Activities of a type whose primary value key is in `key` and whose id is in `ids`,
+    /// in (value key, id) order (for an exact key: id order). Runs wholly outside `ids`
+    /// are not read (`IdRange::all()` for every id).
+    pub fn by_primary(
+        &self,
+        type_id: TypeId,
+        key: KeyRange<'_>,
+        ids: IdRange,
+        order: Order,
+    ) -> ValuePostings {
         let (snap, m) = self.snapshot();
         read::ValuePostings::new(
             snap,
@@ -1034,17 +1041,19 @@ impl Index {
             codec::FAMILY_PRIMARY,
             codec::primary_type_prefix(type_id.get()),
             key,
+            ids,
             order,
         )
     }
 
-    /// Activities of a type whose indexed attribute `attr` has a value key in `key`, in
-    /// (value key, id) order.
+    /// Activities of a type whose indexed attribute `attr` has a value key in `key` and
+    /// whose id is in `ids`, in (value key, id) order.
     pub fn by_attribute(
         &self,
         type_id: TypeId,
         attr: AttributeId,
         key: KeyRange<'_>,
+        ids: IdRange,
         order: Order,
     ) -> ValuePostings {
         let (snap, m) = self.snapshot();
@@ -1054,6 +1063,7 @@ impl Index {
             codec::FAMILY_ATTRIBUTE,
             codec::attribute_type_prefix(type_id.get(), attr.get()),
             key,
+            ids,
             order,
         )
     }

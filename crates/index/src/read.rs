@@ -1105,7 +1105,12 @@ fn value_bounds(family: u8, prefix: &[u8], key: KeyRange<'_>) -> Option<Bounds> 
 /// Lazy iterator over a by-primary or by-attribute range, in (value key, id) order; see
 /// [`Index::by_primary`](crate::Index::by_primary).
 #[derive(Debug)]
-pub struct ValuePostings(Option<Merge>);
+pub struct ValuePostings {
+    merge: Option<Merge>,
+    /// The ids asked for: runs outside them are not read, and a run across their ends
+    /// has its postings outside them dropped here.
+    ids: Range<u64>,
+}
 
 impl ValuePostings {
     pub(crate) fn new(
@@ -1114,14 +1119,21 @@ impl ValuePostings {
         family: u8,
         prefix: Vec<u8>,
         key: KeyRange<'_>,
+        ids: IdRange,
         order: Order,
     ) -> Self {
-        let Some(bounds) = value_bounds(family, &prefix, key) else {
-            return ValuePostings(None);
+        let ids = ids.start.get()..ids.end.get();
+        let Some(mut bounds) = value_bounds(family, &prefix, key) else {
+            return ValuePostings { merge: None, ids };
         };
+        bounds.ids = ids.clone();
         let mem = value_mem_items(&snap, active, &bounds, order);
         let one_value = key.exact().is_some();
-        ValuePostings(Some(Merge::new(&snap, mem, bounds, order, one_value)))
+        let merge = Merge::new(&snap, mem, bounds, order, one_value);
+        ValuePostings {
+            merge: Some(merge),
+            ids,
+        }
     }
 }
 
@@ -1135,7 +1147,8 @@ fn value_mem_items(
     for m in memtables(snap, active) {
         let mut last: Option<Arc<[u8]>> = None;
         for v in m.values(bounds.family) {
-            if m.id_of(v.doc) < snap.floor {
+            let id = m.id_of(v.doc);
+            if id < snap.floor || !bounds.ids.contains(&id) {
                 continue;
             }
             let key = m.key(v);
@@ -1162,12 +1175,19 @@ impl Iterator for ValuePostings {
     type Item = Result<ValuePosting>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.as_mut()?.next_post().map(|r| {
-            r.map(|p| ValuePosting {
-                id: ActivityId(p.id),
-                occurred_at_ms: p.occ,
-            })
-        })
+        let merge = self.merge.as_mut()?;
+        loop {
+            let p = match merge.next_post()? {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            if self.ids.contains(&p.id) {
+                return Some(Ok(ValuePosting {
+                    id: ActivityId(p.id),
+                    occurred_at_ms: p.occ,
+                }));
+            }
+        }
     }
 }
 

@@ -309,9 +309,15 @@ pub trait PostingIndex: Send + Sync {
     /// The data type of `slot`'s values in `type_id` when the index holds them (a
     /// primary always, an attribute when marked `indexed`), else `None`.
     fn value_type(&self, type_id: TypeId, slot: ValueSlot) -> Option<DataType>;
-    /// A type's activities whose `slot` value key lies in `keys`, in (value key, id)
-    /// order.
-    fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_>;
+    /// A type's activities whose `slot` value key lies in `keys` and whose id is in `ids`
+    /// (from [`crate::id_window`]), in (value key, id) order.
+    fn by_value(
+        &self,
+        type_id: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_>;
     /// About how many activities [`PostingIndex::by_value`] returns.
     fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64;
     /// Calls `f` with the id and person of each of a type's activities with
@@ -833,16 +839,20 @@ impl<'s> IndexRun<'s> {
                 lookups,
                 min_ms,
                 max_ms,
-            } => vec![held(
-                lookups.iter().flat_map(|l| {
-                    l.keys
-                        .iter()
-                        .flat_map(move |k| index.by_value(l.type_id, l.slot, k))
-                }),
-                *min_ms,
-                *max_ms,
-                direction,
-            )?],
+            } => {
+                let ids = id_window(source, *min_ms, *max_ms);
+                vec![held(
+                    lookups.iter().flat_map(|l| {
+                        let ids = ids.clone();
+                        l.keys
+                            .iter()
+                            .flat_map(move |k| index.by_value(l.type_id, l.slot, k, ids.clone()))
+                    }),
+                    *min_ms,
+                    *max_ms,
+                    direction,
+                )?]
+            }
             Plan::Scan { .. } => Vec::new(),
         };
         let mut run = IndexRun {

@@ -341,6 +341,7 @@ struct Deciding {
 /// The activities `lookup` reads with `occurred_at_ms` in `[min_ms, max_ms]`; `None`
 /// when it reads more than `budget` postings.
 fn deciding_ids(
+    source: &dyn ActivitySource,
     index: &dyn PostingIndex,
     lookup: &ValueLookup,
     min_ms: i64,
@@ -350,8 +351,9 @@ fn deciding_ids(
     let mut ids = Vec::new();
     let mut times: Option<(i64, i64)> = None;
     let mut read = 0u64;
+    let window = id_window(source, min_ms, max_ms);
     for k in &lookup.keys {
-        for posting in index.by_value(lookup.type_id, lookup.slot, k) {
+        for posting in index.by_value(lookup.type_id, lookup.slot, k, window.clone()) {
             let (occurred_at_ms, id) = posting?;
             read += 1;
             if read > budget {
@@ -444,7 +446,7 @@ fn did_by_index(
         }
         DidPath::ValuePersons(lookup) => {
             // The estimate chose this path; memory is bounded by it, as a value plan's.
-            let deciding = deciding_ids(index, &lookup, did.min_ms, did.max_ms, u64::MAX)?;
+            let deciding = deciding_ids(source, index, &lookup, did.min_ms, did.max_ms, u64::MAX)?;
             // The by-type postings are read only over the deciding postings' times.
             if let Some(Deciding {
                 ids,
@@ -547,7 +549,7 @@ fn did_within(
         .min(VALUE_POSTINGS_HELD_MAX);
     let deciding = match deciding_lookup(index, did) {
         Some(lookup) if !candidates.is_empty() => {
-            deciding_ids(index, &lookup, did.min_ms, did.max_ms, budget)?
+            deciding_ids(source, index, &lookup, did.min_ms, did.max_ms, budget)?
         }
         _ => None,
     };

@@ -466,8 +466,14 @@ impl PostingIndex for Inflated {
     fn value_type(&self, t: TypeId, slot: ValueSlot) -> Option<DataType> {
         self.0.value_type(t, slot)
     }
-    fn by_value(&self, t: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_> {
-        self.0.by_value(t, slot, keys)
+    fn by_value(
+        &self,
+        t: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
+        self.0.by_value(t, slot, keys, ids)
     }
     fn estimate_value(&self, t: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
         1000 * (1 + self.0.estimate_value(t, slot, keys))
@@ -548,7 +554,14 @@ impl PostingIndex for FakeIndex {
         })
     }
 
-    fn by_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> Postings<'_> {
+    /// Only the ids in `ids`, as the real index.
+    fn by_value(
+        &self,
+        type_id: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
         let bounds = (
             keys.start.as_ref().map(Vec::as_slice),
             keys.end.as_ref().map(Vec::as_slice),
@@ -556,7 +569,7 @@ impl PostingIndex for FakeIndex {
         let mut found: Vec<(Vec<u8>, ActivityId, i64)> = self
             .0
             .iter()
-            .filter(|a| a.type_id == type_id)
+            .filter(|a| a.type_id == type_id && ids.contains(&a.id))
             .filter_map(|a| {
                 let v = match slot {
                     ValueSlot::Primary => Some(&a.primary),
@@ -575,7 +588,8 @@ impl PostingIndex for FakeIndex {
     }
 
     fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
-        self.by_value(type_id, slot, keys).count() as u64
+        let every = ActivityId(0)..ActivityId(u64::MAX);
+        self.by_value(type_id, slot, keys, every).count() as u64
     }
 
     fn type_persons(

@@ -253,13 +253,25 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                     .iter()
                     .map(|&(start, end)| KeyRange::Range { start, end }),
             );
-            for key in keys {
+            // Every id, and ids in a random range (runs wholly outside it are skipped).
+            let lo = g.below(max_id + 2);
+            let hi = lo + g.below(max_id + 2);
+            let ids_in = IdRange {
+                start: ActivityId(lo),
+                end: ActivityId(hi),
+            };
+            for (key, ids) in keys
+                .iter()
+                .flat_map(|k| [(*k, IdRange::all()), (*k, ids_in)])
+            {
                 let (s, e) = match key {
                     KeyRange::Exact(k) => (Bound::Included(k), Bound::Included(k)),
                     KeyRange::Range { start, end } => (start, end),
                 };
+                let in_ids = |d: &&&Doc| d.id >= ids.start.get() && d.id < ids.end.get();
                 let mut want: Vec<(Vec<u8>, ValuePosting)> = live
                     .iter()
+                    .filter(in_ids)
                     .filter(|d| d.type_id == t)
                     .filter_map(|d| d.primary.as_ref().map(|p| (p, d)))
                     .filter(|(p, _)| in_key_range(p, s, e))
@@ -275,16 +287,17 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                     .collect();
                 want.sort_by(|x, y| (&x.0, x.1.id).cmp(&(&y.0, y.1.id)));
                 let want: Vec<ValuePosting> = want.into_iter().map(|x| x.1).collect();
-                let got = collect(index.by_primary(TypeId(t), key, order));
+                let got = collect(index.by_primary(TypeId(t), key, ids, order));
                 assert_eq!(
                     got,
                     ordered(want.clone(), order),
-                    "primary {t} {key:?} {order:?}"
+                    "primary {t} {key:?} {ids:?} {order:?}"
                 );
                 assert!(want.is_empty() || index.estimate_primary(TypeId(t), key) > 0);
 
                 let mut want: Vec<(Vec<u8>, ValuePosting)> = live
                     .iter()
+                    .filter(in_ids)
                     .filter(|d| d.type_id == t)
                     .flat_map(|d| d.attrs.iter().map(move |a| (a, d)))
                     .filter(|((a, v), _)| *a == 7 && in_key_range(v, s, e))
@@ -300,8 +313,12 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                     .collect();
                 want.sort_by(|x, y| (&x.0, x.1.id).cmp(&(&y.0, y.1.id)));
                 let want: Vec<ValuePosting> = want.into_iter().map(|x| x.1).collect();
-                let got = collect(index.by_attribute(TypeId(t), AttributeId(7), key, order));
-                assert_eq!(got, ordered(want, order), "attribute {t} {key:?} {order:?}");
+                let got = collect(index.by_attribute(TypeId(t), AttributeId(7), key, ids, order));
+                assert_eq!(
+                    got,
+                    ordered(want, order),
+                    "attribute {t} {key:?} {ids:?} {order:?}"
+                );
             }
         }
     }
