@@ -1134,11 +1134,21 @@ impl PostingIndex for EnginePostings {
         Box::new(postings.map(|p| p.map(|p| (p.occurred_at_ms, p.id)).map_err(source_error)))
     }
 
-    fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
+    fn estimate_value(
+        &self,
+        type_id: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> u64 {
         let range = key_range(keys);
+        let ids = self.visible_ids(ids);
         match slot {
-            ValueSlot::Primary => self.inner.index.estimate_primary(type_id, range),
-            ValueSlot::Attribute(attr) => self.inner.index.estimate_attribute(type_id, attr, range),
+            ValueSlot::Primary => self.inner.index.estimate_primary(type_id, range, ids),
+            ValueSlot::Attribute(attr) => self
+                .inner
+                .index
+                .estimate_attribute(type_id, attr, range, ids),
         }
     }
 

@@ -1081,8 +1081,9 @@ impl Index {
         read::estimate_type(&snap, &m.active, type_id, time)
     }
 
-    /// About how many activities of a type have a primary value key in `key`.
-    pub fn estimate_primary(&self, type_id: TypeId, key: KeyRange<'_>) -> u64 {
+    /// About how many activities of a type have a primary value key in `key`, counting
+    /// only the runs that meet `ids` (and a run across its ends whole).
+    pub fn estimate_primary(&self, type_id: TypeId, key: KeyRange<'_>, ids: IdRange) -> u64 {
         let (snap, m) = self.snapshot();
         read::estimate_values(
             &snap,
@@ -1090,11 +1091,19 @@ impl Index {
             codec::FAMILY_PRIMARY,
             codec::primary_type_prefix(type_id.get()),
             key,
+            ids,
         )
     }
 
-    /// About how many activities of a type have attribute `attr` with a value key in `key`.
-    pub fn estimate_attribute(&self, type_id: TypeId, attr: AttributeId, key: KeyRange<'_>) -> u64 {
+    /// About how many activities of a type have attribute `attr` with a value key in
+    /// `key`, counting as [`Index::estimate_primary`] does.
+    pub fn estimate_attribute(
+        &self,
+        type_id: TypeId,
+        attr: AttributeId,
+        key: KeyRange<'_>,
+        ids: IdRange,
+    ) -> u64 {
         let (snap, m) = self.snapshot();
         read::estimate_values(
             &snap,
@@ -1102,6 +1111,7 @@ impl Index {
             codec::FAMILY_ATTRIBUTE,
             codec::attribute_type_prefix(type_id.get(), attr.get()),
             key,
+            ids,
         )
     }
 

@@ -1199,7 +1199,11 @@ impl Iterator for ValuePostings {
 fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
     let mut n = 0u64;
     let bounds = Arc::new(bounds.clone());
-    for r in snap.runs.iter().filter(|r| r.end_id > snap.floor) {
+    for r in snap
+        .runs
+        .iter()
+        .filter(|r| r.end_id > snap.floor && r.holds_any(&bounds.ids))
+    {
         let mut c = RunCursor::new(snap, r, Arc::clone(&bounds), Order::Ascending);
         while let Some(kv) = c.next_block() {
             let Ok((k, v)) = kv else {
@@ -1255,10 +1259,12 @@ pub(crate) fn estimate_values(
     family: u8,
     prefix: Vec<u8>,
     key: KeyRange<'_>,
+    ids: IdRange,
 ) -> u64 {
-    let Some(bounds) = value_bounds(family, &prefix, key) else {
+    let Some(mut bounds) = value_bounds(family, &prefix, key) else {
         return 0;
     };
+    bounds.ids = ids.start.get()..ids.end.get();
     let mem = value_mem_items(snap, active, &bounds, Order::Ascending).len() as u64;
     mem + estimate_runs(snap, &bounds)
 }

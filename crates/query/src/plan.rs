@@ -318,8 +318,14 @@ pub trait PostingIndex: Send + Sync {
         keys: &KeySpan,
         ids: Range<ActivityId>,
     ) -> Postings<'_>;
-    /// About how many activities [`PostingIndex::by_value`] returns.
-    fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64;
+    /// About how many activities [`PostingIndex::by_value`] reads for `ids`.
+    fn estimate_value(
+        &self,
+        type_id: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> u64;
     /// Calls `f` with the id and person of each of a type's activities with
     /// `occurred_at_ms` in `[min_ms, max_ms]`, in any order, read from the by-type
     /// postings alone (no activity is fetched). A call per posting rather than an
@@ -530,7 +536,7 @@ pub fn candidate_plans(
                 plans.push(person_plan(source, index, persons, min_ms, max_ms));
             }
             ResolvedFilter::Value(ms) => {
-                if let Some(p) = value_plan(index, ms, min_ms, max_ms) {
+                if let Some(p) = value_plan(source, index, ms, min_ms, max_ms) {
                     plans.push(p);
                 }
             }
@@ -572,6 +578,7 @@ pub const PERSON_PLAN_SURE_MAX: u64 = 1_024;
 /// The value plan for a top-level value predicate, when the index holds the values
 /// of every type it resolved in.
 fn value_plan(
+    source: &dyn ActivitySource,
     index: &dyn PostingIndex,
     ms: &[crate::resolve::AttrMatch],
     min_ms: i64,
@@ -579,12 +586,14 @@ fn value_plan(
 ) -> Option<Explain> {
     let mut lookups = Vec::with_capacity(ms.len());
     let mut estimated = 0u64;
+    let ids = id_window(source, min_ms, max_ms);
     for m in ms {
         let slot = ValueSlot::from(m.slot);
         let data_type = index.value_type(m.type_id, slot)?;
         let keys = key_spans(&m.pred, data_type)?;
         for k in &keys {
-            estimated = estimated.saturating_add(index.estimate_value(m.type_id, slot, k));
+            let n = index.estimate_value(m.type_id, slot, k, ids.clone());
+            estimated = estimated.saturating_add(n);
         }
         lookups.push(ValueLookup {
             type_id: m.type_id,

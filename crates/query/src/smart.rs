@@ -289,7 +289,7 @@ pub fn did_path(
     }
     let chosen = choose_plan(source, index, &did_filter(did));
     if let Some(lookup) = deciding_lookup(index, did) {
-        let values = value_estimate(index, &lookup);
+        let values = value_estimate(source, index, &lookup, did);
         let joined =
             values.saturating_add(index.estimate_type(did.type_id, did.min_ms, did.max_ms));
         if values <= VALUE_POSTINGS_HELD_MAX
@@ -324,10 +324,16 @@ pub fn deciding_lookup(index: &dyn PostingIndex, did: &ResolvedDid) -> Option<Va
     })
 }
 
-/// About how many postings `lookup` reads.
-fn value_estimate(index: &dyn PostingIndex, lookup: &ValueLookup) -> u64 {
+/// About how many postings `lookup` reads in the window of `did`.
+fn value_estimate(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    lookup: &ValueLookup,
+    did: &ResolvedDid,
+) -> u64 {
+    let ids = id_window(source, did.min_ms, did.max_ms);
     lookup.keys.iter().fold(0u64, |n, k| {
-        n.saturating_add(index.estimate_value(lookup.type_id, lookup.slot, k))
+        n.saturating_add(index.estimate_value(lookup.type_id, lookup.slot, k, ids.clone()))
     })
 }
 

@@ -475,8 +475,14 @@ impl PostingIndex for Inflated {
     ) -> Postings<'_> {
         self.0.by_value(t, slot, keys, ids)
     }
-    fn estimate_value(&self, t: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
-        1000 * (1 + self.0.estimate_value(t, slot, keys))
+    fn estimate_value(
+        &self,
+        t: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> u64 {
+        1000 * (1 + self.0.estimate_value(t, slot, keys, ids))
     }
     fn type_persons(
         &self,
@@ -587,9 +593,14 @@ impl PostingIndex for FakeIndex {
         Box::new(found.into_iter().map(|(_, id, t)| Ok((t, id))))
     }
 
-    fn estimate_value(&self, type_id: TypeId, slot: ValueSlot, keys: &KeySpan) -> u64 {
-        let every = ActivityId(0)..ActivityId(u64::MAX);
-        self.by_value(type_id, slot, keys, every).count() as u64
+    fn estimate_value(
+        &self,
+        type_id: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> u64 {
+        self.by_value(type_id, slot, keys, ids).count() as u64
     }
 
     fn type_persons(
@@ -833,7 +844,13 @@ fn the_planner_prefers_the_most_selective_path() {
     let p = plan("type = webinarAttended and occurred between 1970-01-02 and 1970-01-03T23:59:59Z");
     assert!(matches!(p.plan, Plan::TypeTime { .. }));
     assert_eq!(p.estimated, 2);
+    // Every activity has the value: its postings in the window's ids (the first
+    // segment) are as many as the scan reads, and a tie goes to the index.
     let p = plan("attr.durationMinutes = 10 and occurred < 1970-01-05");
+    assert!(matches!(p.plan, Plan::Value { .. }));
+    assert_eq!(p.estimated, 25);
+    // `!=` has no key span: only the scan, of the one segment the window meets.
+    let p = plan("attr.durationMinutes != 10 and occurred < 1970-01-05");
     assert!(matches!(p.plan, Plan::Scan { .. }));
     assert_eq!(p.estimated, 25);
 }

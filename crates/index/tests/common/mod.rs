@@ -293,7 +293,7 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                     ordered(want.clone(), order),
                     "primary {t} {key:?} {ids:?} {order:?}"
                 );
-                assert!(want.is_empty() || index.estimate_primary(TypeId(t), key) > 0);
+                assert!(want.is_empty() || index.estimate_primary(TypeId(t), key, ids) > 0);
 
                 let mut want: Vec<(Vec<u8>, ValuePosting)> = live
                     .iter()
