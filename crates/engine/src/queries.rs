@@ -627,7 +627,6 @@ impl Engine {
     }
 }
 
-/// One past the last id both recorded and indexed.
 /// The log and index readers of one query, bounded to what is visible and indexed now.
 fn readers(inner: &Arc<Inner>, catalog: Arc<Catalog>) -> (EngineSource, EnginePostings) {
     let end = visible_end(inner);
@@ -645,6 +644,7 @@ fn readers(inner: &Arc<Inner>, catalog: Arc<Catalog>) -> (EngineSource, EnginePo
 /// Most postings of one person kept between the planner's estimate and the plan's run.
 const PERSON_SEEN_POSTINGS_MAX: usize = 4_096;
 
+/// One past the last id both recorded and indexed.
 fn visible_end(inner: &Inner) -> ActivityId {
     ActivityId(
         inner
