@@ -1077,6 +1077,26 @@ impl PostingIndex for EnginePostings {
         )
     }
 
+    fn persons_reaching(
+        &self,
+        persons: &[PersonId],
+        type_id: TypeId,
+        (min_ms, max_ms): (i64, i64),
+        ids: Range<ActivityId>,
+        at_least: u32,
+    ) -> Result<Vec<PersonId>, SourceError> {
+        self.inner
+            .index
+            .persons_reaching(
+                persons,
+                type_id,
+                inclusive(min_ms, max_ms),
+                self.visible_ids(ids),
+                at_least,
+            )
+            .map_err(source_error)
+    }
+
     fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64 {
         // Counted from the postings themselves, which are kept when few for the
         // by-person read that usually follows.

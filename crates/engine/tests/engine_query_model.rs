@@ -486,6 +486,18 @@ fn value_paths_are_offered_and_chosen() {
         people.iter().map(|p| p.get()).collect::<Vec<_>>(),
         vec![5, 11]
     );
+
+    // One person left by the first term: the second is answered by counting that
+    // person's postings (rows 5, 17, ..., 197: 17 webinars), not every webinar's.
+    for (n, did, did_not) in [(17, vec![5], vec![]), (18, vec![], vec![5])] {
+        for (text, want) in [
+            (format!("did webinarAttended where person = 5 and did webinarAttended at least {n} times"), did),
+            (format!("did webinarAttended where person = 5 and not did webinarAttended at least {n} times"), did_not),
+        ] {
+            let got = engine.people_text(&text).unwrap();
+            assert_eq!(got.iter().map(|p| p.get()).collect::<Vec<_>>(), want, "{text}");
+        }
+    }
 }
 
 /// A small deterministic generator for the figures (SplitMix64).

@@ -1068,6 +1068,30 @@ impl Index {
         )
     }
 
+    /// Which of `persons` have at least `at_least` activities of `type_id` with
+    /// occurred_at in `time` and ids in `range`, ascending. Unlike counting
+    /// [`persons`](Self::persons)' postings, a person is read in older runs only while
+    /// short of the count, so asking whether persons did a type they do often reads
+    /// about one run's blocks.
+    ///
+    /// # Errors
+    /// A damaged block or a sled error.
+    pub fn persons_reaching(
+        &self,
+        persons: &[PersonId],
+        type_id: TypeId,
+        time: TimeRange,
+        range: IdRange,
+        at_least: u32,
+    ) -> Result<Vec<PersonId>> {
+        let (snap, m) = self.snapshot();
+        let count =
+            read::PersonsCount::new(&snap, &m.active, persons, type_id, time, range, at_least);
+        // The runs are read without the memtable lock, so adds go on meanwhile.
+        drop(m);
+        count.finish(&snap)
+    }
+
     /// How many activities a person has (exact: it counts them).
     pub fn estimate_person(&self, person: PersonId) -> u64 {
         let (snap, m) = self.snapshot();

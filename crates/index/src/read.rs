@@ -865,6 +865,116 @@ impl Iterator for PersonsPostings {
     }
 }
 
+/// Counts toward "which of these persons have at least `at_least` postings of a type in
+/// a time range and id range"; see [`Index::persons_reaching`](crate::Index::persons_reaching).
+///
+/// The memtables are counted first (under the memtable lock, by [`PersonsCount::new`]),
+/// then the runs newest to oldest (without it, by [`PersonsCount::finish`]), and a person
+/// who reached the count is not read in older runs: `not did T` over persons who mostly
+/// did `T` lately reads the newest run's blocks, not every run's.
+#[derive(Debug)]
+pub(crate) struct PersonsCount {
+    /// The persons asked, ascending, each once.
+    asked: Vec<u64>,
+    counts: Vec<u32>,
+    type_id: TypeId,
+    time: TimeRange,
+    range: IdRange,
+    /// The ids counted: `range` above the floor.
+    ids: Range<u64>,
+    at_least: u32,
+}
+
+impl PersonsCount {
+    pub(crate) fn new(
+        snap: &Snapshot,
+        active: &Memtable,
+        persons: &[PersonId],
+        type_id: TypeId,
+        time: TimeRange,
+        range: IdRange,
+        at_least: u32,
+    ) -> Self {
+        let mut asked: Vec<u64> = persons.iter().map(|p| p.get()).collect();
+        asked.sort_unstable();
+        asked.dedup();
+        let mut count = PersonsCount {
+            counts: vec![0u32; asked.len()],
+            asked,
+            type_id,
+            time,
+            range,
+            ids: snap.floor.max(range.start.get())..range.end.get(),
+            at_least,
+        };
+        for m in memtables(snap, active) {
+            for i in 0..count.asked.len() {
+                for doc in m.person_docs(count.asked[i]) {
+                    if count.counts[i] >= at_least || m.id_of(doc) < count.ids.start {
+                        break;
+                    }
+                    if count.counts_toward(&m.post(codec::FAMILY_PERSON, doc)) {
+                        count.counts[i] += 1;
+                    }
+                }
+            }
+        }
+        count
+    }
+
+    fn counts_toward(&self, p: &Post) -> bool {
+        p.aux == u64::from(self.type_id.get())
+            && self.time.start_ms <= p.occ
+            && p.occ < self.time.end_ms
+            && self.ids.contains(&p.id)
+    }
+
+    /// Counts the runs' postings of the persons still short, and gives the persons who
+    /// reached the count, ascending.
+    pub(crate) fn finish(mut self, snap: &Snapshot) -> Result<Vec<PersonId>> {
+        let at_least = self.at_least;
+        // Indices into `asked` of the persons still short of the count, ascending.
+        let mut open: Vec<usize> = (0..self.asked.len())
+            .filter(|&i| self.counts[i] < at_least)
+            .collect();
+        let mut posts = Vec::new();
+        let runs = snap
+            .runs
+            .iter()
+            .rev()
+            .filter(|r| r.end_id > snap.floor && r.holds_any(&self.ids));
+        for run in runs {
+            if open.is_empty() {
+                break;
+            }
+            let mut walk = PersonWalk::new(snap, run);
+            let last = open.last().map_or(0, |&i| self.asked[i]);
+            for &i in &open {
+                let person = self.asked[i];
+                if open.len() < PERSONS_WALK_MIN {
+                    // Few persons: a seek each instead of reading the blocks between.
+                    walk = PersonWalk::new(snap, run);
+                    walk.postings(person, person, self.range, &mut posts)?;
+                } else {
+                    walk.postings(person, last, self.range, &mut posts)?;
+                }
+                let found = posts.iter().filter(|p| self.counts_toward(p)).count();
+                let found = u32::try_from(found).unwrap_or(u32::MAX);
+                self.counts[i] = self.counts[i].saturating_add(found);
+                posts.clear();
+            }
+            open.retain(|&i| self.counts[i] < at_least);
+        }
+        Ok(self
+            .asked
+            .iter()
+            .zip(&self.counts)
+            .filter(|(_, &n)| n >= at_least)
+            .map(|(&p, _)| PersonId(p))
+            .collect())
+    }
+}
+
 /// One run's by-person blocks read forward, for persons asked in ascending order.
 #[derive(Debug)]
 struct PersonWalk {

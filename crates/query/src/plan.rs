@@ -304,6 +304,39 @@ pub trait PostingIndex: Send + Sync {
                 .map(move |r| r.map(|(occurred_at_ms, id)| (p, occurred_at_ms, id)))
         }))
     }
+    /// Which of `persons` have at least `at_least` activities of `type_id` with
+    /// `occurred_at_ms` in `[min_ms, max_ms]` and ids in `ids`, ascending. An index may
+    /// stop reading a person's postings once the count is reached; the default counts
+    /// what [`PostingIndex::by_persons`] gives.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] when reading fails.
+    fn persons_reaching(
+        &self,
+        persons: &[PersonId],
+        type_id: TypeId,
+        (min_ms, max_ms): (i64, i64),
+        ids: Range<ActivityId>,
+        at_least: u32,
+    ) -> Result<Vec<PersonId>, SourceError> {
+        let mut counts: std::collections::BTreeMap<PersonId, u32> =
+            persons.iter().map(|&p| (p, 0)).collect();
+        let types = [type_id];
+        for posting in self.by_persons(persons, Some(&types), ids.clone()) {
+            let (person, occurred_at_ms, id) = posting?;
+            if (min_ms..=max_ms).contains(&occurred_at_ms) && ids.contains(&id) {
+                if let Some(n) = counts.get_mut(&person) {
+                    *n += 1;
+                }
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .filter(|&(_, n)| n >= at_least)
+            .map(|(p, _)| p)
+            .collect())
+    }
     /// About how many activities a person has with ids in `ids`.
     fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64;
     /// The data type of `slot`'s values in `type_id` when the index holds them (a

@@ -514,39 +514,20 @@ fn did_within(
     persons: &RoaringTreemap,
 ) -> Result<RoaringTreemap> {
     let types = [did.type_id];
-    let end = source.end_id();
-    let window = did.min_ms..=did.max_ms;
-    let mut out = RoaringTreemap::new();
-    let mut candidates: Vec<(ActivityId, PersonId)> = Vec::new();
     let asked: Vec<PersonId> = persons.iter().map(PersonId).collect();
-    // Postings come person by person: count each person's run.
-    let mut run: Option<(PersonId, u32)> = None;
-    let close = |run: Option<(PersonId, u32)>, out: &mut RoaringTreemap| {
-        if let Some((person, n)) = run {
-            if did.filter.is_none() && n >= did.at_least {
-                out.insert(person.get());
-            }
-        }
-    };
     let ids = id_window(source, did.min_ms, did.max_ms);
-    for posting in index.by_persons(&asked, Some(&types), ids) {
-        let (person, occurred_at_ms, id) = posting?;
-        if run.is_none_or(|(p, _)| p != person) {
-            close(run.take(), &mut out);
-            run = Some((person, 0));
-        }
-        if !window.contains(&occurred_at_ms) || id >= end {
-            continue;
-        }
-        if did.filter.is_some() {
-            candidates.push((id, person));
-        } else if let Some((_, n)) = &mut run {
-            *n += 1;
-        }
-    }
-    close(run, &mut out);
+    let ids = ids.start..ids.end.min(source.end_id());
+    let window = (did.min_ms, did.max_ms);
     if did.filter.is_none() {
-        return Ok(out);
+        let found = index.persons_reaching(&asked, did.type_id, window, ids, did.at_least)?;
+        return Ok(found.into_iter().map(PersonId::get).collect());
+    }
+    let mut candidates: Vec<(ActivityId, PersonId)> = Vec::new();
+    for posting in index.by_persons(&asked, Some(&types), ids.clone()) {
+        let (person, occurred_at_ms, id) = posting?;
+        if (did.min_ms..=did.max_ms).contains(&occurred_at_ms) && ids.contains(&id) {
+            candidates.push((id, person));
+        }
     }
     // The deciding postings are read only while they are fewer than fetching the
     // candidates would cost.

@@ -119,6 +119,55 @@ pub fn check_persons(index: &Index, live: &[&Doc], persons: &[u64], range: IdRan
     assert_eq!(got, want, "persons {persons:?} {range:?}");
 }
 
+/// [`Index::persons_reaching`] gives the asked persons with at least so many postings
+/// of each type in a random time range and `range`, as counting `live` does.
+pub fn check_reaching(index: &Index, live: &[&Doc], persons: &[u64], range: IdRange, g: &mut Gen) {
+    let max_id = live.last().map_or(0, |d| d.id + 1);
+    let base = 1_700_000_000_000i64;
+    let a = base + g.below(max_id * 60_000 + 1) as i64 - 3_600_000;
+    let b = a + g.below(max_id * 60_000 + 1) as i64;
+    let asked: Vec<PersonId> = persons.iter().map(|&p| PersonId(p)).collect();
+    for t in 0..3u32 {
+        for time in [
+            TimeRange::all(),
+            TimeRange {
+                start_ms: a,
+                end_ms: b,
+            },
+        ] {
+            for at_least in [0, 1, 2, 4] {
+                let mut want: Vec<PersonId> = asked
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        let n = live
+                            .iter()
+                            .filter(|d| {
+                                d.person == p.get()
+                                    && d.type_id == t
+                                    && d.occ >= time.start_ms
+                                    && d.occ < time.end_ms
+                                    && d.id >= range.start.get()
+                                    && d.id < range.end.get()
+                            })
+                            .count();
+                        n >= at_least
+                    })
+                    .collect();
+                want.sort_unstable();
+                want.dedup();
+                let got = index
+                    .persons_reaching(&asked, TypeId(t), time, range, at_least as u32)
+                    .unwrap();
+                assert_eq!(
+                    got, want,
+                    "persons {persons:?} reaching {at_least} of type {t} in {time:?} {range:?}"
+                );
+            }
+        }
+    }
+}
+
 fn collect<T>(it: impl Iterator<Item = actlog_index::Result<T>>) -> Vec<T> {
     it.collect::<Result<Vec<_>, _>>().unwrap()
 }
@@ -195,6 +244,8 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
         ] {
             check_persons(index, &live, &asked, range);
             check_persons(index, &live, &[3, 1], range);
+            check_reaching(index, &live, &asked, range, g);
+            check_reaching(index, &live, &[3, 1, 3], range, g);
         }
         for t in 0..3u32 {
             let base = 1_700_000_000_000i64;
