@@ -1012,6 +1012,13 @@ impl PostingIndex for EnginePostings {
         )
     }
 
+    fn type_exceeds(&self, type_id: TypeId, min_ms: i64, max_ms: i64, n: u64) -> bool {
+        self.inner
+            .index
+            .estimate_type_capped(type_id, inclusive(min_ms, max_ms), n)
+            > n
+    }
+
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64 {
         self.inner
             .index

@@ -1094,29 +1094,39 @@ impl Index {
 
     /// How many activities a person has (exact: it counts them).
     pub fn estimate_person(&self, person: PersonId) -> u64 {
-        let (snap, m) = self.snapshot();
-        read::estimate_person(&snap, &m.active, person)
+        // A person's groups are small, and counting them costs one lookup.
+        self.person(person, IdRange::all(), Order::Ascending)
+            .filter(|r| r.is_ok())
+            .count() as u64
     }
 
     /// About how many activities of a type fall in `time` (the blocks at the range's
     /// ends count whole).
     pub fn estimate_type(&self, type_id: TypeId, time: TimeRange) -> u64 {
+        self.estimate_type_capped(type_id, time, u64::MAX)
+    }
+
+    /// [`estimate_type`](Self::estimate_type), counted only until it passes `cap`: the
+    /// answer is above `cap` exactly when the whole estimate is, and telling that costs
+    /// about `cap` postings' blocks rather than every block in `time`.
+    pub fn estimate_type_capped(&self, type_id: TypeId, time: TimeRange, cap: u64) -> u64 {
         let (snap, m) = self.snapshot();
-        read::estimate_type(&snap, &m.active, type_id, time)
+        let mem = read::type_mem_count(&snap, &m.active, type_id, time);
+        // The runs are read without the memtable lock, so adds go on meanwhile.
+        drop(m);
+        mem.saturating_add(read::estimate_type_runs(
+            &snap,
+            type_id,
+            time,
+            cap.saturating_sub(mem),
+        ))
     }
 
     /// About how many activities of a type have a primary value key in `key`, counting
     /// only the runs that meet `ids` (and a run across its ends whole).
     pub fn estimate_primary(&self, type_id: TypeId, key: KeyRange<'_>, ids: IdRange) -> u64 {
-        let (snap, m) = self.snapshot();
-        read::estimate_values(
-            &snap,
-            &m.active,
-            codec::FAMILY_PRIMARY,
-            codec::primary_type_prefix(type_id.get()),
-            key,
-            ids,
-        )
+        let prefix = codec::primary_type_prefix(type_id.get());
+        self.estimate_values(codec::FAMILY_PRIMARY, &prefix, key, ids)
     }
 
     /// About how many activities of a type have attribute `attr` with a value key in
@@ -1128,15 +1138,18 @@ impl Index {
         key: KeyRange<'_>,
         ids: IdRange,
     ) -> u64 {
+        let prefix = codec::attribute_type_prefix(type_id.get(), attr.get());
+        self.estimate_values(codec::FAMILY_ATTRIBUTE, &prefix, key, ids)
+    }
+
+    fn estimate_values(&self, family: u8, prefix: &[u8], key: KeyRange<'_>, ids: IdRange) -> u64 {
+        let Some(bounds) = read::value_estimate_bounds(family, prefix, key, ids) else {
+            return 0;
+        };
         let (snap, m) = self.snapshot();
-        read::estimate_values(
-            &snap,
-            &m.active,
-            codec::FAMILY_ATTRIBUTE,
-            codec::attribute_type_prefix(type_id.get(), attr.get()),
-            key,
-            ids,
-        )
+        let mem = read::value_mem_count(&snap, &m.active, &bounds);
+        drop(m);
+        mem.saturating_add(read::estimate_value_runs(&snap, &bounds))
     }
 
     /// Figures for `actlog stats`.

@@ -1306,16 +1306,23 @@ impl Iterator for ValuePostings {
 /// Postings of the groups in `bounds` of the blocks of `snap`'s runs (a group that
 /// crosses a bound counts whole; see [`BlockView::estimated_postings`]). Damaged blocks
 /// count as empty: reads and verify() report them.
-fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
+/// About how many postings the runs hold within `bounds`, counted until the count passes
+/// `cap` (so the answer is above `cap` exactly when the whole count is).
+fn estimate_runs(snap: &Snapshot, bounds: &Bounds, cap: u64) -> u64 {
     let mut n = 0u64;
     let bounds = Arc::new(bounds.clone());
-    for r in snap
+    // Newest first: a time range most often asks for recent activities.
+    let runs = snap
         .runs
         .iter()
-        .filter(|r| r.end_id > snap.floor && r.holds_any(&bounds.ids))
-    {
+        .rev()
+        .filter(|r| r.end_id > snap.floor && r.holds_any(&bounds.ids));
+    for r in runs {
         let mut c = RunCursor::new(snap, r, Arc::clone(&bounds), Order::Ascending);
         while let Some(kv) = c.next_block() {
+            if n > cap {
+                return n;
+            }
             let Ok((k, v)) = kv else {
                 break;
             };
@@ -1332,51 +1339,54 @@ fn estimate_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
     n
 }
 
-pub(crate) fn estimate_person(snap: &Snapshot, active: &Memtable, person: PersonId) -> u64 {
-    // Exact: a person's groups are small, and counting them costs one lookup.
-    PersonPostings::new(
-        snap.clone(),
-        active,
-        person,
-        IdRange::all(),
-        Order::Ascending,
-    )
-    .filter(|r| r.is_ok())
-    .count() as u64
-}
-
-pub(crate) fn estimate_type(
+/// A type's postings in `time` that the memtables hold.
+pub(crate) fn type_mem_count(
     snap: &Snapshot,
     active: &Memtable,
     type_id: TypeId,
     time: TimeRange,
 ) -> u64 {
+    let t = type_id.get();
+    memtables(snap, active)
+        .flat_map(|m| m.docs.iter())
+        .filter(|d| d.type_id == t && d.occ >= time.start_ms && d.occ < time.end_ms)
+        .count() as u64
+}
+
+/// About how many of a type's postings in `time` the runs hold, counted until past `cap`.
+pub(crate) fn estimate_type_runs(
+    snap: &Snapshot,
+    type_id: TypeId,
+    time: TimeRange,
+    cap: u64,
+) -> u64 {
     if time.start_ms >= time.end_ms {
         return 0;
     }
-    let bounds = type_bounds(type_id, time);
-    let t = type_id.get();
-    let mem = memtables(snap, active)
-        .flat_map(|m| m.docs.iter())
-        .filter(|d| d.type_id == t && d.occ >= time.start_ms && d.occ < time.end_ms)
-        .count() as u64;
-    mem + estimate_runs(snap, &bounds)
+    estimate_runs(snap, &type_bounds(type_id, time), cap)
 }
 
-pub(crate) fn estimate_values(
-    snap: &Snapshot,
-    active: &Memtable,
+/// The bounds of a value family's postings with keys in `key` and ids in `ids`, or
+/// `None` when the key range holds nothing.
+pub(crate) fn value_estimate_bounds(
     family: u8,
-    prefix: Vec<u8>,
+    prefix: &[u8],
     key: KeyRange<'_>,
     ids: IdRange,
-) -> u64 {
-    let Some(mut bounds) = value_bounds(family, &prefix, key) else {
-        return 0;
-    };
+) -> Option<Bounds> {
+    let mut bounds = value_bounds(family, prefix, key)?;
     bounds.ids = ids.start.get()..ids.end.get();
-    let mem = value_mem_items(snap, active, &bounds, Order::Ascending).len() as u64;
-    mem + estimate_runs(snap, &bounds)
+    Some(bounds)
+}
+
+/// The value postings within `bounds` that the memtables hold.
+pub(crate) fn value_mem_count(snap: &Snapshot, active: &Memtable, bounds: &Bounds) -> u64 {
+    value_mem_items(snap, active, bounds, Order::Ascending).len() as u64
+}
+
+/// About how many value postings within `bounds` the runs hold.
+pub(crate) fn estimate_value_runs(snap: &Snapshot, bounds: &Bounds) -> u64 {
+    estimate_runs(snap, bounds, u64::MAX)
 }
 
 #[cfg(test)]

@@ -278,6 +278,11 @@ pub trait PostingIndex: Send + Sync {
     ) -> Postings<'_>;
     /// About how many activities [`PostingIndex::by_type`] returns.
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64;
+    /// Whether [`PostingIndex::estimate_type`] is above `n`; an index may stop counting
+    /// once it is.
+    fn type_exceeds(&self, type_id: TypeId, min_ms: i64, max_ms: i64, n: u64) -> bool {
+        self.estimate_type(type_id, min_ms, max_ms) > n
+    }
     /// A person's activities of `types` (every type when `None`) with ids in `ids`, in id
     /// order. The window comes from [`crate::id_window`]: an index may skip what lies
     /// outside, and the planner filters the time on each posting anyway.

@@ -494,14 +494,6 @@ fn did_by_index(
 /// `|A|` persons' postings instead of every posting of `T`).
 pub const PERSON_LOOKUP_POSTINGS: u64 = 64;
 
-/// What answering `did` on its own reads, by the planner's estimate.
-fn did_cost(source: &dyn ActivitySource, index: &dyn PostingIndex, did: &ResolvedDid) -> u64 {
-    match &did.filter {
-        None => index.estimate_type(did.type_id, did.min_ms, did.max_ms),
-        Some(_) => choose_plan(source, index, &did_filter(did)).estimated,
-    }
-}
-
 /// Which persons of `persons` `did` selects, from each one's by-person postings of the
 /// term's type and window. With a filter, the candidates are tested against the value
 /// postings that decide it, when it has such and they turn out fewer than
@@ -598,7 +590,12 @@ fn narrower(
     did: &ResolvedDid,
     few: &RoaringTreemap,
 ) -> bool {
-    few.len().saturating_mul(PERSON_LOOKUP_POSTINGS) < did_cost(source, index, did)
+    let lookups = few.len().saturating_mul(PERSON_LOOKUP_POSTINGS);
+    // Compared with what answering `did` on its own reads, by the planner's estimate.
+    match &did.filter {
+        None => index.type_exceeds(did.type_id, did.min_ms, did.max_ms, lookups),
+        Some(_) => lookups < choose_plan(source, index, &did_filter(did)).estimated,
+    }
 }
 
 fn eval(list: &ResolvedList, source: &dyn ActivitySource, index: &dyn PostingIndex) -> Result<Set> {

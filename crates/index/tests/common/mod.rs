@@ -284,7 +284,14 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                 assert_eq!(unordered, want, "type {t} {time:?} unordered");
                 // Estimates count groups of blocks, a share of a block's postings
                 // each: never zero when something matches.
-                assert!(want.is_empty() || index.estimate_type(TypeId(t), time) > 0);
+                let estimate = index.estimate_type(TypeId(t), time);
+                assert!(want.is_empty() || estimate > 0);
+                // A capped estimate tells the same about its cap.
+                for cap in [0, 1, 3, estimate / 2, estimate.saturating_sub(1), estimate] {
+                    let capped = index.estimate_type_capped(TypeId(t), time, cap);
+                    assert_eq!(capped > cap, estimate > cap, "type {t} {time:?} cap {cap}");
+                    assert!(capped <= estimate);
+                }
             }
             let ranges: [KeyBounds<'_>; 5] = [
                 (Bound::Unbounded, Bound::Unbounded),
