@@ -367,7 +367,8 @@ impl Engine {
     }
 
     /// Syncs the logs, flushes the index and stops the indexer. Other clones of this
-    /// engine see [`Error::Closed`] afterwards.
+    /// engine see [`Error::Closed`] afterwards. The directory's lock is let go when the
+    /// last clone or query result of this engine is dropped.
     pub fn close(self) -> Result<()> {
         self.inner.close()
     }

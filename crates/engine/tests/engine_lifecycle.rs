@@ -330,6 +330,27 @@ fn an_engine_whose_directory_was_removed_still_drops() {
     );
 }
 
+/// Query results kept past `close` hold the directory's lock (they still read through
+/// the engine's state); dropping them lets it go.
+#[test]
+fn results_kept_past_close_hold_the_directory_until_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    engine.append(webinar(1, T0, "Rust 101", 45)).unwrap();
+    let results = engine
+        .query_text("person = 1", QueryOptions::default())
+        .unwrap();
+    engine.close().unwrap();
+    assert!(matches!(
+        Engine::open(dir.path(), Options::default()),
+        Err(actlog::Error::Locked { .. })
+    ));
+    drop(results);
+    let engine = open(dir.path());
+    assert_eq!(engine.stats().unwrap().activities, 1);
+}
+
 #[test]
 fn under_weaker_sync_the_index_checkpoint_waits_for_the_log_to_be_durable() {
     let dir = tempfile::tempdir().unwrap();
