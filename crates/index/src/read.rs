@@ -529,6 +529,12 @@ impl Merge {
                 self.sources.remove(i);
             }
         }
+        // One source left (a time range within one run, say): nothing to compare.
+        if let [only] = &mut self.sources[..] {
+            let p = only.head().map(|(_, p)| p);
+            only.advance();
+            return Ok(p);
+        }
         let pb = codec::pos_bytes(self.family);
         let mut best: Option<(usize, &[u8], [u8; 16])> = None;
         for (i, s) in self.sources.iter().enumerate() {
