@@ -125,27 +125,32 @@ impl Storage for FsStorage {
     /// process has just let go of stays held while a child process that another thread
     /// is starting still has its copy of the descriptor (until it runs its program).
     fn try_lock(&self, path: &Path) -> io::Result<Box<dyn StorageLock>> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        let mut waited_ms = 0;
-        let mut pause_ms = 1;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Box::new(FsLock(file))),
-                Err(std::fs::TryLockError::WouldBlock) if waited_ms < LOCK_RETRY_MS_MAX => {
-                    std::thread::sleep(std::time::Duration::from_millis(pause_ms));
-                    waited_ms += pause_ms;
-                    pause_ms = (pause_ms * 2).min(LOCK_RETRY_MS_MAX - waited_ms).max(1);
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(io::Error::from(io::ErrorKind::WouldBlock))
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        lock_retrying(path, LOCK_RETRY_MS_MAX)
+    }
+}
+
+/// Locks `path` (created if missing), trying a held lock again for up to `retry_ms`.
+fn lock_retrying(path: &Path, retry_ms: u64) -> io::Result<Box<dyn StorageLock>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let mut waited_ms = 0;
+    let mut pause_ms = 1;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Box::new(FsLock(file))),
+            Err(std::fs::TryLockError::WouldBlock) if waited_ms < retry_ms => {
+                std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+                waited_ms += pause_ms;
+                pause_ms = (pause_ms * 2).min(retry_ms - waited_ms).max(1);
             }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
     }
 }
@@ -592,12 +597,14 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
         assert!(started.elapsed() >= std::time::Duration::from_millis(LOCK_RETRY_MS_MAX));
         // Let go of a moment after the second try begins, as a child process that
-        // inherited the descriptor does once it runs its program.
+        // inherited the descriptor does once it runs its program. The retry here is
+        // long, so that a loaded machine that leaves the releasing thread waiting does
+        // not fail the test; the code path is the one `try_lock` takes.
         let releaser = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(5));
             drop(held);
         });
-        FsStorage.try_lock(&path).unwrap();
+        lock_retrying(&path, 10_000).unwrap();
         releaser.join().unwrap();
     }
 
