@@ -544,6 +544,18 @@ pub fn candidate_plans(
     index: &dyn PostingIndex,
     filter: &ResolvedFilter,
 ) -> Vec<Explain> {
+    candidate_plans_given(source, index, filter, Vec::new())
+}
+
+/// [`candidate_plans`], with the person plans of the first `person_plans.len()`
+/// `person` conjuncts estimated already (a person's estimate reads its postings).
+fn candidate_plans_given(
+    source: &dyn ActivitySource,
+    index: &dyn PostingIndex,
+    filter: &ResolvedFilter,
+    person_plans: Vec<Explain>,
+) -> Vec<Explain> {
+    let mut known = person_plans.into_iter();
     let (min_ms, max_ms) = occurred_bounds(filter);
     let scan_estimate: u64 = source
         .segments()
@@ -571,7 +583,10 @@ pub fn candidate_plans(
                 actual: None,
             }),
             ResolvedFilter::Persons(persons) => {
-                plans.push(person_plan(source, index, persons, min_ms, max_ms));
+                let plan = known
+                    .next()
+                    .unwrap_or_else(|| person_plan(source, index, persons, min_ms, max_ms));
+                plans.push(plan);
             }
             ResolvedFilter::Value(ms) => {
                 if let Some(p) = value_plan(source, index, ms, min_ms, max_ms) {
@@ -660,15 +675,17 @@ pub fn choose_plan(
     filter: &ResolvedFilter,
 ) -> Explain {
     let (min_ms, max_ms) = occurred_bounds(filter);
+    let mut person_plans = Vec::new();
     for c in conjuncts(filter) {
         if let ResolvedFilter::Persons(persons) = c {
             let plan = person_plan(source, index, persons, min_ms, max_ms);
             if plan.estimated <= PERSON_PLAN_SURE_MAX {
                 return plan;
             }
+            person_plans.push(plan);
         }
     }
-    let plans = candidate_plans(source, index, filter);
+    let plans = candidate_plans_given(source, index, filter, person_plans);
     let scan_plan = Explain {
         plan: Plan::Scan {
             min_ms: i64::MIN,

@@ -501,6 +501,12 @@ impl PostingIndex for Inflated {
 /// An index over a `MemLog`'s activities, answering as `actlog-index` does.
 struct FakeIndex(Vec<Activity>);
 
+thread_local! {
+    /// Calls of [`FakeIndex`]'s `estimate_person` on this thread (a person's estimate
+    /// reads its postings, so a planner should ask once).
+    static PERSON_ESTIMATES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl PostingIndex for FakeIndex {
     fn by_type(
         &self,
@@ -549,6 +555,7 @@ impl PostingIndex for FakeIndex {
     }
 
     fn estimate_person(&self, person: PersonId, ids: Range<ActivityId>) -> u64 {
+        PERSON_ESTIMATES.with(|n| n.set(n.get() + 1));
         self.by_person(person, None, ids).count() as u64
     }
 
@@ -853,6 +860,33 @@ fn the_planner_prefers_the_most_selective_path() {
     let p = plan("attr.durationMinutes != 10 and occurred < 1970-01-05");
     assert!(matches!(p.plan, Plan::Scan { .. }));
     assert_eq!(p.estimated, 25);
+}
+
+/// A person with more activities than a person plan is chosen on sight is estimated
+/// once: the planner compares that plan with the others without reading the person's
+/// postings again.
+#[test]
+fn a_large_person_plan_is_estimated_once() {
+    let c = catalog();
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    let n = PERSON_PLAN_SURE_MAX as usize + 100;
+    let data: Vec<(u64, i64, u8, i32)> = (0..n).map(|i| (7, (i % 50) as i64, 0, 10)).collect();
+    let log = MemLog {
+        activities: make(type_id, &data, 0, &c),
+        cuts: vec![],
+        records: true,
+    };
+    let index = FakeIndex(log.activities.clone());
+    let f = resolve(
+        &parse_filter("person = 7 and type = webinarAttended").unwrap(),
+        &c,
+        NOW_MS,
+    )
+    .unwrap();
+    PERSON_ESTIMATES.with(|n| n.set(0));
+    let p = choose_plan(&log, &index, &f);
+    assert_eq!(PERSON_ESTIMATES.with(|n| n.get()), 1);
+    assert_eq!(p.estimated, n as u64);
 }
 
 /// Forty activities, two a day from 1970-01-01, in four segments of ten: `[0, 10)`
