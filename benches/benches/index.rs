@@ -336,6 +336,7 @@ fn benches(c: &mut Criterion) {
                         start_ms: a,
                         end_ms: a + span,
                     },
+                    IdRange::all(),
                     Order::Ascending,
                 )
                 .try_fold(0usize, |n, r| r.map(|_| n + 1))

@@ -674,7 +674,7 @@ fn everyone(
         // In no set order: a bitmap does not need the postings merged across runs.
         inner
             .index
-            .by_type_unordered(t.id(), TimeRange::all())
+            .by_type_unordered(t.id(), TimeRange::all(), IdRange::all())
             .for_each_posting(|p| {
                 if p.id < end {
                     set.insert(p.person.get());
@@ -802,18 +802,7 @@ impl ActivitySource for EngineSource {
     }
 
     fn segments(&self) -> Vec<SegmentSpan> {
-        self.inner
-            .activities
-            .segments()
-            .into_iter()
-            .filter(|s| s.record_count > 0)
-            .map(|s| SegmentSpan {
-                first: ActivityId(s.base_offset.0),
-                end: ActivityId(s.end_offset.0),
-                occurred_min_ms: s.timestamp_ms_min,
-                occurred_max_ms: s.timestamp_ms_max,
-            })
-            .collect()
+        segment_spans(&self.inner.activities)
     }
 
     fn scan(
@@ -960,11 +949,29 @@ impl EnginePostings {
         max_ms: i64,
         order: Order,
     ) -> impl Iterator<Item = actlog_index::Result<actlog_index::TypePosting>> + '_ {
-        let end = self.end;
-        self.inner
-            .index
-            .by_type(type_id, inclusive(min_ms, max_ms), order)
-            .filter(move |p| p.as_ref().map_or(true, |p| p.id < end))
+        self.inner.index.by_type(
+            type_id,
+            inclusive(min_ms, max_ms),
+            self.time_ids(min_ms, max_ms),
+            order,
+        )
+    }
+
+    /// The visible ids whose activities can have occurred in `[min_ms, max_ms]`, by the
+    /// log segments' time bounds (see [`actlog_query::id_window`]): by-type reads and
+    /// estimates skip the runs outside.
+    fn time_ids(&self, min_ms: i64, max_ms: i64) -> IdRange {
+        let first = ActivityId(self.inner.activities.first_offset().0);
+        let ids = if min_ms == i64::MIN && max_ms == i64::MAX {
+            first..self.end
+        } else {
+            let spans = segment_spans(&self.inner.activities);
+            actlog_query::ids_meeting(&spans, first..self.end, min_ms, max_ms)
+        };
+        IdRange {
+            start: ids.start,
+            end: ids.end.max(ids.start),
+        }
     }
 
     /// The ids of `ids` that are still held and visible to this query.
@@ -1013,16 +1020,20 @@ impl PostingIndex for EnginePostings {
     }
 
     fn type_exceeds(&self, type_id: TypeId, min_ms: i64, max_ms: i64, n: u64) -> bool {
-        self.inner
-            .index
-            .estimate_type_capped(type_id, inclusive(min_ms, max_ms), n)
-            > n
+        self.inner.index.estimate_type_capped(
+            type_id,
+            inclusive(min_ms, max_ms),
+            self.time_ids(min_ms, max_ms),
+            n,
+        ) > n
     }
 
     fn estimate_type(&self, type_id: TypeId, min_ms: i64, max_ms: i64) -> u64 {
-        self.inner
-            .index
-            .estimate_type(type_id, inclusive(min_ms, max_ms))
+        self.inner.index.estimate_type(
+            type_id,
+            inclusive(min_ms, max_ms),
+            self.time_ids(min_ms, max_ms),
+        )
     }
 
     fn by_person(
@@ -1186,21 +1197,32 @@ impl PostingIndex for EnginePostings {
         max_ms: i64,
         f: &mut dyn FnMut(ActivityId, PersonId),
     ) -> Result<(), SourceError> {
-        let end = self.end;
+        let ids = self.time_ids(min_ms, max_ms);
         self.inner
             .index
-            .by_type_unordered(type_id, inclusive(min_ms, max_ms))
-            .for_each_posting(|p| {
-                if p.id < end {
-                    f(p.id, p.person);
-                }
-            })
+            .by_type_unordered(type_id, inclusive(min_ms, max_ms), ids)
+            .for_each_posting(|p| f(p.id, p.person))
             .map_err(source_error)
     }
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
         everyone(&self.inner, &self.catalog, self.end).map_err(source_error)
     }
+}
+
+/// The log's non-empty segments with their ids and occurred_at bounds (the records'
+/// timestamps are the activities' occurred_at).
+fn segment_spans(log: &actlog_log::Log) -> Vec<SegmentSpan> {
+    log.segments()
+        .into_iter()
+        .filter(|s| s.record_count > 0)
+        .map(|s| SegmentSpan {
+            first: ActivityId(s.base_offset.0),
+            end: ActivityId(s.end_offset.0),
+            occurred_min_ms: s.timestamp_ms_min,
+            occurred_max_ms: s.timestamp_ms_max,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -101,9 +101,10 @@ impl Engine {
         };
         for (type_id, expected) in &by_type {
             let mut found: Vec<ActivityId> = Vec::with_capacity(expected.len());
-            for posting in inner
-                .index
-                .by_type(*type_id, TimeRange::all(), Order::Ascending)
+            for posting in
+                inner
+                    .index
+                    .by_type(*type_id, TimeRange::all(), IdRange::all(), Order::Ascending)
             {
                 match posting {
                     Ok(p) if p.id.get() >= first && p.id.get() < end => found.push(p.id),

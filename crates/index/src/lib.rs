@@ -1009,19 +1009,32 @@ impl Index {
         read::PersonsPostings::new(snap, &m.active, persons, range)
     }
 
-    /// A type's activities with occurred_at in `time`, in (occurred_at, id) order.
-    pub fn by_type(&self, type_id: TypeId, time: TimeRange, order: Order) -> TypePostings {
+    /// A type's activities with occurred_at in `time` and ids in `ids`, in (occurred_at,
+    /// id) order. Runs wholly outside `ids` are not read (`IdRange::all()` for every id):
+    /// a caller that knows which ids a time range can hold (the log's segments know
+    /// their times) spares a seek in every older run.
+    pub fn by_type(
+        &self,
+        type_id: TypeId,
+        time: TimeRange,
+        ids: IdRange,
+        order: Order,
+    ) -> TypePostings {
         let (snap, m) = self.snapshot();
-        read::TypePostings::new(snap, &m.active, type_id, time, Some(order))
+        read::TypePostings::new(snap, &m.active, type_id, time, ids, Some(order))
     }
 
-    /// A type's activities with occurred_at in `time`, in no set order: each run's in
-    /// (occurred_at, id) order, one run after the other, then the memtable's. For a
-    /// reader that counts or collects them, which so skips comparing every posting's
-    /// sort key across runs.
-    pub fn by_type_unordered(&self, type_id: TypeId, time: TimeRange) -> TypePostings {
+    /// [`by_type`](Self::by_type) in no set order: each run's in (occurred_at, id) order,
+    /// one run after the other, then the memtable's. For a reader that counts or
+    /// collects them, which so skips comparing every posting's sort key across runs.
+    pub fn by_type_unordered(
+        &self,
+        type_id: TypeId,
+        time: TimeRange,
+        ids: IdRange,
+    ) -> TypePostings {
         let (snap, m) = self.snapshot();
-        read::TypePostings::new(snap, &m.active, type_id, time, None)
+        read::TypePostings::new(snap, &m.active, type_id, time, ids, None)
     }
 
     /// Activities of a type whose primary value key is in `key` and whose id is in `ids`,
@@ -1100,24 +1113,32 @@ impl Index {
             .count() as u64
     }
 
-    /// About how many activities of a type fall in `time` (the blocks at the range's
-    /// ends count whole).
-    pub fn estimate_type(&self, type_id: TypeId, time: TimeRange) -> u64 {
-        self.estimate_type_capped(type_id, time, u64::MAX)
+    /// About how many activities of a type fall in `time`, counting only the runs that
+    /// meet `ids` (the blocks at the range's ends, and a run across the ids' ends, count
+    /// whole).
+    pub fn estimate_type(&self, type_id: TypeId, time: TimeRange, ids: IdRange) -> u64 {
+        self.estimate_type_capped(type_id, time, ids, u64::MAX)
     }
 
     /// [`estimate_type`](Self::estimate_type), counted only until it passes `cap`: the
     /// answer is above `cap` exactly when the whole estimate is, and telling that costs
     /// about `cap` postings' blocks rather than every block in `time`.
-    pub fn estimate_type_capped(&self, type_id: TypeId, time: TimeRange, cap: u64) -> u64 {
+    pub fn estimate_type_capped(
+        &self,
+        type_id: TypeId,
+        time: TimeRange,
+        ids: IdRange,
+        cap: u64,
+    ) -> u64 {
         let (snap, m) = self.snapshot();
-        let mem = read::type_mem_count(&snap, &m.active, type_id, time);
+        let mem = read::type_mem_count(&snap, &m.active, type_id, time, ids);
         // The runs are read without the memtable lock, so adds go on meanwhile.
         drop(m);
         mem.saturating_add(read::estimate_type_runs(
             &snap,
             type_id,
             time,
+            ids,
             cap.saturating_sub(mem),
         ))
     }

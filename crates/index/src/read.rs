@@ -1096,7 +1096,7 @@ impl PersonWalk {
 
 // ---- by type -------------------------------------------------------------------------
 
-fn type_bounds(type_id: TypeId, time: TimeRange) -> Bounds {
+fn type_bounds(type_id: TypeId, time: TimeRange, ids: IdRange) -> Bounds {
     let g = codec::type_group(type_id.get());
     let with = |occ: i64| {
         let mut k = g.to_vec();
@@ -1108,14 +1108,19 @@ fn type_bounds(type_id: TypeId, time: TimeRange) -> Bounds {
         family: codec::FAMILY_TYPE,
         lo: with(time.start_ms),
         hi: Some(with(time.end_ms)),
-        ids: 0..u64::MAX,
+        ids: ids.start.get()..ids.end.get(),
     }
 }
 
 /// Lazy merge of a type's postings in a time range, in (occurred_at, id) order; see
 /// [`Index::by_type`](crate::Index::by_type).
 #[derive(Debug)]
-pub struct TypePostings(Merge);
+pub struct TypePostings {
+    merge: Merge,
+    /// The ids asked for: runs outside them are not read, and a run across their ends
+    /// has its postings outside them dropped here.
+    ids: Range<u64>,
+}
 
 impl TypePostings {
     pub(crate) fn new(
@@ -1123,6 +1128,7 @@ impl TypePostings {
         active: &Memtable,
         type_id: TypeId,
         time: TimeRange,
+        ids: IdRange,
         order: Option<Order>,
     ) -> Self {
         // Without an order, runs are read one after the other (in ascending order each).
@@ -1130,7 +1136,8 @@ impl TypePostings {
             Some(order) => (order, false),
             None => (Order::Ascending, true),
         };
-        let bounds = type_bounds(type_id, time);
+        let bounds = type_bounds(type_id, time, ids);
+        let ids = bounds.ids.clone();
         let g: Arc<[u8]> = Arc::from(&codec::type_group(type_id.get())[..]);
         let t = type_id.get();
         let mem = if time.start_ms < time.end_ms {
@@ -1143,10 +1150,10 @@ impl TypePostings {
         // Positions are (occurred_at, id): runs overlap in time, so an ordered read
         // merges them.
         let mut merge = Merge::new(&snap, mem, bounds, order, sequential);
-        if time.start_ms >= time.end_ms {
+        if time.start_ms >= time.end_ms || ids.is_empty() {
             merge.sources.clear();
         }
-        TypePostings(merge)
+        TypePostings { merge, ids }
     }
 
     /// Calls `f` with every posting left, in the iterator's order; cheaper than
@@ -1156,12 +1163,15 @@ impl TypePostings {
     /// # Errors
     /// A damaged block or a store error; `f` may have seen some postings.
     pub fn for_each_posting(mut self, mut f: impl FnMut(TypePosting)) -> Result<()> {
-        self.0.drain(|p| {
-            f(TypePosting {
-                id: ActivityId(p.id),
-                person: PersonId(p.aux),
-                occurred_at_ms: p.occ,
-            })
+        let ids = self.ids;
+        self.merge.drain(|p| {
+            if ids.contains(&p.id) {
+                f(TypePosting {
+                    id: ActivityId(p.id),
+                    person: PersonId(p.aux),
+                    occurred_at_ms: p.occ,
+                });
+            }
         })
     }
 }
@@ -1170,13 +1180,18 @@ impl Iterator for TypePostings {
     type Item = Result<TypePosting>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next_post().map(|r| {
-            r.map(|p| TypePosting {
-                id: ActivityId(p.id),
-                person: PersonId(p.aux),
-                occurred_at_ms: p.occ,
-            })
-        })
+        loop {
+            match self.merge.next_post()? {
+                Ok(p) if !self.ids.contains(&p.id) => continue,
+                r => {
+                    return Some(r.map(|p| TypePosting {
+                        id: ActivityId(p.id),
+                        person: PersonId(p.aux),
+                        occurred_at_ms: p.occ,
+                    }))
+                }
+            }
+        }
     }
 }
 
@@ -1345,31 +1360,41 @@ fn estimate_runs(snap: &Snapshot, bounds: &Bounds, cap: u64) -> u64 {
     n
 }
 
-/// A type's postings in `time` that the memtables hold.
+/// A type's postings in `time` with ids in `ids` that the memtables hold.
 pub(crate) fn type_mem_count(
     snap: &Snapshot,
     active: &Memtable,
     type_id: TypeId,
     time: TimeRange,
+    ids: IdRange,
 ) -> u64 {
     let t = type_id.get();
-    memtables(snap, active)
-        .flat_map(|m| m.docs.iter())
-        .filter(|d| d.type_id == t && d.occ >= time.start_ms && d.occ < time.end_ms)
-        .count() as u64
+    let ids = ids.start.get()..ids.end.get();
+    let mut n = 0u64;
+    for m in memtables(snap, active) {
+        for (doc, d) in m.docs.iter().enumerate() {
+            let in_time = d.occ >= time.start_ms && d.occ < time.end_ms;
+            if d.type_id == t && in_time && ids.contains(&m.id_of(doc as u32)) {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
-/// About how many of a type's postings in `time` the runs hold, counted until past `cap`.
+/// About how many of a type's postings in `time` the runs that meet `ids` hold (a run
+/// across their ends counts whole), counted until past `cap`.
 pub(crate) fn estimate_type_runs(
     snap: &Snapshot,
     type_id: TypeId,
     time: TimeRange,
+    ids: IdRange,
     cap: u64,
 ) -> u64 {
     if time.start_ms >= time.end_ms {
         return 0;
     }
-    estimate_runs(snap, &type_bounds(type_id, time), cap)
+    estimate_runs(snap, &type_bounds(type_id, time, ids), cap)
 }
 
 /// The bounds of a value family's postings with keys in `key` and ids in `ids`, or
@@ -1566,12 +1591,12 @@ mod tests {
                     expected.sort_unstable();
                     let time = TimeRange { start_ms, end_ms };
                     let got: Vec<(i64, u64)> = index
-                        .by_type(TypeId(type_id), time, Order::Ascending)
+                        .by_type(TypeId(type_id), time, IdRange::all(), Order::Ascending)
                         .map(|p| p.unwrap())
                         .map(|p| (p.occurred_at_ms, p.id.get()))
                         .collect();
                     assert_eq!(got, expected, "type {type_id} {time:?}");
-                    let estimate = index.estimate_type(TypeId(type_id), time);
+                    let estimate = index.estimate_type(TypeId(type_id), time, IdRange::all());
                     assert!(estimate >= expected.len() as u64, "type {type_id} {time:?}");
                 }
             }

@@ -75,7 +75,12 @@ fn damaged_type_block_is_an_error_from_by_type() {
     let type_id = u32::from_be_bytes(key[9..13].try_into().unwrap());
     let (index, _) = Index::open(&path, IndexOptions::default()).unwrap();
     let got: Vec<_> = index
-        .by_type(TypeId(type_id), TimeRange::all(), Order::Ascending)
+        .by_type(
+            TypeId(type_id),
+            TimeRange::all(),
+            IdRange::all(),
+            Order::Ascending,
+        )
         .collect();
     assert!(got.iter().any(|r| matches!(
         r,

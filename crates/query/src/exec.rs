@@ -55,8 +55,20 @@ pub fn id_window(source: &dyn ActivitySource, min_ms: i64, max_ms: i64) -> Range
     if min_ms == i64::MIN && max_ms == i64::MAX {
         return first..end;
     }
+    ids_meeting(&source.segments(), first..end, min_ms, max_ms)
+}
+
+/// [`id_window`] over `segments` (in id order), within `ids`: for an index that knows
+/// the log's segments but not an [`ActivitySource`].
+pub fn ids_meeting(
+    segments: &[SegmentSpan],
+    ids: Range<ActivityId>,
+    min_ms: i64,
+    max_ms: i64,
+) -> Range<ActivityId> {
+    let (first, end) = (ids.start, ids.end);
     let mut window: Option<Range<ActivityId>> = None;
-    for s in source.segments() {
+    for s in segments {
         if s.occurred_max_ms < min_ms || s.occurred_min_ms > max_ms {
             continue;
         }

@@ -45,8 +45,8 @@ mod time;
 pub use ast::{AttrPredicate, Did, Field, Filter, Literal, Op, OpKind, SmartList, TypeRef};
 pub use error::{Error, Result};
 pub use exec::{
-    id_window, may_match, occurred_bounds, scan, ActivityHeader, ActivitySource, Cursor, Direction,
-    QueryOptions, Scan, ScanStats, ScanTest, SegmentSpan, SourceError,
+    id_window, ids_meeting, may_match, occurred_bounds, scan, ActivityHeader, ActivitySource,
+    Cursor, Direction, QueryOptions, Scan, ScanStats, ScanTest, SegmentSpan, SourceError,
 };
 pub use parse::{parse_filter, parse_smart_list, DEPTH_MAX, TEXT_BYTES_MAX};
 pub use plan::{

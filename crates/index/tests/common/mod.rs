@@ -251,16 +251,27 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
             let base = 1_700_000_000_000i64;
             let a = base + g.below(max_id * 60_000 + 1) as i64 - 3_600_000;
             let b = a + g.below(6 * 3_600_000) as i64;
-            for time in [
+            // Every id, and ids in a random range (runs wholly outside it are skipped).
+            let lo = g.below(max_id + 2);
+            let ids_in = IdRange {
+                start: ActivityId(lo),
+                end: ActivityId(lo + g.below(max_id + 2)),
+            };
+            let times = [
                 TimeRange::all(),
                 TimeRange {
                     start_ms: a,
                     end_ms: b,
                 },
-            ] {
+            ];
+            for (time, ids) in times
+                .into_iter()
+                .flat_map(|time| [(time, IdRange::all()), (time, ids_in)])
+            {
                 let mut want: Vec<TypePosting> = live
                     .iter()
                     .filter(|d| d.type_id == t && d.occ >= time.start_ms && d.occ < time.end_ms)
+                    .filter(|d| d.id >= ids.start.get() && d.id < ids.end.get())
                     .map(|d| TypePosting {
                         id: ActivityId(d.id),
                         person: PersonId(d.person),
@@ -268,27 +279,27 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
                     })
                     .collect();
                 want.sort_by_key(|p| (p.occurred_at_ms, p.id));
-                let got = collect(index.by_type(TypeId(t), time, order));
+                let got = collect(index.by_type(TypeId(t), time, ids, order));
                 assert_eq!(
                     got,
                     ordered(want.clone(), order),
-                    "type {t} {time:?} {order:?}"
+                    "type {t} {time:?} {ids:?} {order:?}"
                 );
                 // Run after run: the same postings, in no set order.
                 let mut unordered = Vec::new();
                 index
-                    .by_type_unordered(TypeId(t), time)
+                    .by_type_unordered(TypeId(t), time, ids)
                     .for_each_posting(|p| unordered.push(p))
                     .unwrap();
                 unordered.sort_by_key(|p| (p.occurred_at_ms, p.id));
-                assert_eq!(unordered, want, "type {t} {time:?} unordered");
+                assert_eq!(unordered, want, "type {t} {time:?} {ids:?} unordered");
                 // Estimates count groups of blocks, a share of a block's postings
                 // each: never zero when something matches.
-                let estimate = index.estimate_type(TypeId(t), time);
+                let estimate = index.estimate_type(TypeId(t), time, ids);
                 assert!(want.is_empty() || estimate > 0);
                 // A capped estimate tells the same about its cap.
                 for cap in [0, 1, 3, estimate / 2, estimate.saturating_sub(1), estimate] {
-                    let capped = index.estimate_type_capped(TypeId(t), time, cap);
+                    let capped = index.estimate_type_capped(TypeId(t), time, ids, cap);
                     assert_eq!(capped > cap, estimate > cap, "type {t} {time:?} cap {cap}");
                     assert!(capped <= estimate);
                 }
