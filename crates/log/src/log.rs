@@ -30,8 +30,8 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    decode_segment_header, decode_side_file, encode_frame, encode_segment_header, encode_side_file,
-    frame_bytes, SideFile, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    decode_segment_header, decode_side_file, encode_frame_with, encode_segment_header,
+    encode_side_file, frame_bytes, SideFile, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::segment::{
     find_next_valid, parse_segment_file_name, scan_frames, segment_file_name, side_file_name,
@@ -702,6 +702,7 @@ impl Inner {
         let start = writer.active.meta.read().end_offset;
         let mut next = start;
         let mut i = 0;
+        let crc = crc32fast::Hasher::new();
         while i < records.len() {
             let chunk_start = i;
             let (position_start, segment_empty) = {
@@ -721,11 +722,12 @@ impl Inner {
                 if !fits && !first_in_empty_segment {
                     break;
                 }
-                encode_frame(
+                encode_frame_with(
                     &mut writer.buf,
                     next + (i - chunk_start) as u64,
                     timestamp_ms,
                     payload,
+                    &crc,
                 );
                 position += bytes;
                 i += 1;
