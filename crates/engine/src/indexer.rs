@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use actlog_index::Index;
-use actlog_log::{Log, Offset, SyncPolicy};
+use actlog_log::{Log, LogIter, Offset, SyncPolicy};
 use actlog_model::{codec, ActivityId};
 
 use crate::catalog_store::CatalogStore;
@@ -173,6 +173,9 @@ impl Indexer {
 fn run(shared: &Shared) {
     let mut last_flush = Instant::now();
     let mut sealed = sealed_segments(&shared.log);
+    // Kept from round to round, so that its read buffer is allocated once and each round
+    // goes on from the bytes the last one read ahead.
+    let mut records: Option<LogIter> = None;
     loop {
         let stopping = {
             let mut state = shared.state.lock();
@@ -192,6 +195,7 @@ fn run(shared: &Shared) {
             } else {
                 ROUND_RECORDS_MAX
             },
+            &mut records,
         )
         .and_then(|()| {
             let now_sealed = sealed_segments(&shared.log);
@@ -241,7 +245,7 @@ pub(crate) fn flush(shared: &Shared, sync_log: bool) -> Result<()> {
 }
 
 /// Indexes up to `records_max` records from the watermark.
-fn catch_up(shared: &Shared, records_max: u64) -> Result<()> {
+fn catch_up(shared: &Shared, records_max: u64, records: &mut Option<LogIter>) -> Result<()> {
     let mut remaining = records_max;
     loop {
         let first = shared.log.first_offset().0;
@@ -255,19 +259,30 @@ fn catch_up(shared: &Shared, records_max: u64) -> Result<()> {
             return Ok(());
         }
         let to = end.min(from.saturating_add(remaining.min(ROUND_RECORDS_MAX)));
-        index_range(shared, from, to)?;
+        index_range(shared, from, to, records)?;
         remaining -= to - from;
         shared.progress.notify_all();
     }
 }
 
-fn index_range(shared: &Shared, from: u64, to: u64) -> Result<()> {
+/// Indexes records `[from, to)`, read with `records` (made on first use, and moved on
+/// with `LogIter::reset_range` after that).
+fn index_range(shared: &Shared, from: u64, to: u64, records: &mut Option<LogIter>) -> Result<()> {
     let catalog = shared.catalog.snapshot();
     let mut batch = DocBatch::new(&catalog, (to - from) as usize);
-    let mut records = shared
-        .log
-        .iter_range(Offset(from), Offset(to))
-        .map_err(Error::activities)?;
+    let records = match records {
+        Some(iter) => {
+            iter.reset_range(Offset(from), Offset(to))
+                .map_err(Error::activities)?;
+            iter
+        }
+        None => records.insert(
+            shared
+                .log
+                .iter_range(Offset(from), Offset(to))
+                .map_err(Error::activities)?,
+        ),
+    };
     while let Some(record) = records.next_ref() {
         let record = record.map_err(Error::activities)?;
         let id = ActivityId(record.offset.0);

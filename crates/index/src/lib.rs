@@ -56,7 +56,7 @@ pub use error::{Error, Family, Result};
 pub use read::{PersonPostings, PersonsPostings, TypePostings, ValuePostings};
 
 use codec::{Meta, MetaState, Run, FORMAT_VERSION, META_KEY};
-use memtable::Memtable;
+use memtable::{Memtable, SortBuffers};
 use parking_lot::{Mutex, RwLock};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -214,9 +214,12 @@ pub struct IndexOptions {
     /// Postings (all families) held in memory before a flush. Bounds the memtable's
     /// memory at about 12 bytes per by-person or by-type posting and 8 per value
     /// posting, plus each distinct value key once (and the flush's sort buffers, about
-    /// 32 bytes per posting of the two families sorted at a time). Up to two memtables
-    /// are held: one taking adds, and one being written in the background or, once
-    /// written, kept so that the next memtable reuses its allocations. Default 2,000,000.
+    /// 32 bytes per posting of the two families sorted at a time, kept from one flush
+    /// to the next). Up to two memtables are held: one taking adds, and one being
+    /// written in the background or, once written, kept so that the next memtable
+    /// reuses its allocations. A memtable reserves its vectors for this many postings
+    /// when it takes its first add (address space; memory only as they fill).
+    /// Default 2,000,000.
     pub memtable_postings_max: usize,
     /// Postings held in memory by a [`BulkLoader`] before it writes a run (in the
     /// background while the next fills, so up to two). Default 8,000,000.
@@ -428,7 +431,14 @@ pub struct Index {
     bulk_active: AtomicBool,
     /// Blocks whose bytes were checked once (see `read::CheckedBlocks`).
     checked: Arc<read::CheckedBlocks>,
+    /// What each flush sorts in (one set per flushing thread), kept for the next flush.
+    /// Flushes are serialised by `write_lock`, so this lock is never waited for.
+    flush_buffers: FlushBuffers,
 }
+
+/// The sort buffers of a memtable's two flushing threads (see `run::write_memtable`),
+/// shared with the background thread that writes a run.
+type FlushBuffers = Arc<Mutex<[SortBuffers; 2]>>;
 
 fn open_sled(dir: &Path, o: &IndexOptions) -> Result<sled::Db> {
     let cfg = sled::Config::new()
@@ -580,6 +590,7 @@ impl Index {
             write_lock: Mutex::new(Retired::default()),
             checked: Arc::new(read::CheckedBlocks::new(checked_cache_bytes)),
             bulk_active: AtomicBool::new(false),
+            flush_buffers: FlushBuffers::default(),
         };
         let state = match reason {
             Some(reason) => IndexState::NeedsRebuild { reason },
@@ -611,6 +622,7 @@ impl Index {
         let full = {
             let mut m = self.mem.write();
             check_contiguous(m.watermark, docs)?;
+            m.active.reserve(self.options.memtable_postings_max);
             m.active.add(docs);
             m.watermark = m.active.end_id;
             m.active.postings >= self.options.memtable_postings_max
@@ -647,10 +659,18 @@ impl Index {
         let block_postings_max = self.options.block_postings_max;
         let sync = self.options.flush_sync == FlushSync::Always;
         let end_id = frozen.end_id;
+        let buffers = Arc::clone(&self.flush_buffers);
         let spawned = std::thread::Builder::new()
             .name("actlog-index-flush".into())
             .spawn(move || {
-                let run = run::write_memtable(&db, &frozen, run_id, floor, block_postings_max)?;
+                let run = run::write_memtable(
+                    &db,
+                    &frozen,
+                    run_id,
+                    floor,
+                    block_postings_max,
+                    &mut buffers.lock(),
+                )?;
                 if sync {
                     // The blocks now, so that publishing syncs only the meta record.
                     db.flush()?;
@@ -774,6 +794,7 @@ impl Index {
             run_id,
             floor,
             self.options.block_postings_max,
+            &mut self.flush_buffers.lock(),
         )?;
         self.publish(run, frozen.end_id, retired)
     }
@@ -978,6 +999,7 @@ impl Index {
             next_run: 0,
             job: None,
             writing: None,
+            buffers: FlushBuffers::default(),
         }
     }
 
@@ -1296,6 +1318,9 @@ pub struct BulkLoader<'a> {
     job: Option<std::thread::JoinHandle<Result<Run>>>,
     /// The memtable `job` writes, filled again once the job is done.
     writing: Option<Arc<Memtable>>,
+    /// The load's own sort buffers (its runs are larger than a memtable's), dropped with
+    /// it.
+    buffers: FlushBuffers,
 }
 
 impl BulkLoader<'_> {
@@ -1336,6 +1361,7 @@ impl BulkLoader<'_> {
             return Ok(());
         };
         check_contiguous(mem.end_id, docs)?;
+        mem.reserve(self.index.options.bulk_postings_max);
         mem.add(docs);
         if mem.postings >= self.index.options.bulk_postings_max {
             self.write_run(true)?;
@@ -1384,10 +1410,18 @@ impl BulkLoader<'_> {
         let mem = Arc::new(mem);
         if background {
             let (db, job_mem) = (sled::Db::clone(&ix.db), Arc::clone(&mem));
+            let buffers = Arc::clone(&self.buffers);
             let spawned = std::thread::Builder::new()
                 .name("actlog-index-bulk".into())
                 .spawn(move || {
-                    run::write_memtable(&db, &job_mem, run_id, floor, block_postings_max)
+                    run::write_memtable(
+                        &db,
+                        &job_mem,
+                        run_id,
+                        floor,
+                        block_postings_max,
+                        &mut buffers.lock(),
+                    )
                 });
             if let Ok(handle) = spawned {
                 self.job = Some(handle);
@@ -1395,7 +1429,14 @@ impl BulkLoader<'_> {
                 return Ok(());
             }
         }
-        let run = run::write_memtable(&ix.db, &mem, run_id, floor, block_postings_max)?;
+        let run = run::write_memtable(
+            &ix.db,
+            &mem,
+            run_id,
+            floor,
+            block_postings_max,
+            &mut self.buffers.lock(),
+        )?;
         self.runs.push(run);
         Ok(())
     }

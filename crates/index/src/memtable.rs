@@ -60,6 +60,8 @@ pub(crate) struct Memtable {
     /// For each document, the person's document before it (`NO_DOC` for none), so a
     /// person's postings are read in O(their count), not by scanning the table.
     person_prev: Vec<u32>,
+    /// Whether [`reserve`](Self::reserve) was called (it is tried once per allocation).
+    reserved: bool,
 }
 
 /// Key bytes a [`KeySlot`] holds itself: a hit on a key this short (a type, an attribute
@@ -172,12 +174,30 @@ fn bits_of(v: u64) -> u32 {
     u64::BITS - v.leading_zeros()
 }
 
-/// Stable LSD radix sort of `v` by the low `key_bits` bits of each key; digits where
-/// every key agrees are skipped.
-pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>, key_bits: u32) {
+/// The buffers a flush sorts a memtable's postings in, kept from one flush to the next
+/// by their owner: allocated anew per flush, they were faulted in as fresh zeroed pages
+/// by every flush, which cost the flush threads more than the sorting itself.
+#[derive(Debug, Default)]
+pub(crate) struct SortBuffers {
+    /// (sort key, document) pairs of the family being written.
+    order: Vec<(u64, u32)>,
+    /// The other half of each radix pass.
+    radix: Vec<(u64, u32)>,
+    /// (first eight bytes, key number) of the distinct value keys.
+    keyed: Vec<(u64, u32)>,
+    /// Key numbers in key byte order, and the rank of each key number.
+    by_bytes: Vec<u32>,
+    rank_of: Vec<u32>,
+    /// The postings of one group.
+    posts: Vec<Post>,
+}
+
+/// Stable LSD radix sort of `v` by the low `key_bits` bits of each key, using `buf` (of
+/// any contents, left unspecified) for the passes; digits where every key agrees are
+/// skipped.
+pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>, key_bits: u32, buf: &mut Vec<(u64, u32)>) {
     let mask = (1u64 << RADIX_BITS) - 1;
-    let mut buf: Vec<(u64, u32)> = Vec::new();
-    let mut counts = vec![0usize; 1 << RADIX_BITS];
+    let mut counts = [0usize; 1 << RADIX_BITS];
     let mut shift = 0;
     while shift < key_bits {
         counts.fill(0);
@@ -201,7 +221,7 @@ pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>, key_bits: u32) {
             buf[counts[d]] = e;
             counts[d] += 1;
         }
-        std::mem::swap(v, &mut buf);
+        std::mem::swap(v, buf);
         shift += RADIX_BITS;
     }
     debug_assert!(v.windows(2).all(|w| w[0] <= w[1]));
@@ -234,6 +254,7 @@ impl Memtable {
             scratch,
             person_last,
             person_prev,
+            reserved: _,
         } = self;
         *first = first_id;
         *end_id = first_id;
@@ -247,6 +268,34 @@ impl Memtable {
         scratch.clear();
         person_last.clear();
         person_prev.clear();
+    }
+
+    /// Reserves the per-document and per-posting vectors for a table of `postings_max`
+    /// postings, once: grown by doubling instead, each first table copied its vectors
+    /// several times and faulted in fresh zeroed pages for twice their final size. Pages
+    /// are faulted in only when written, so the part of the reservation a workload does
+    /// not fill (a table holds at most `postings_max / 2` documents, and as many value
+    /// postings as it has room for) costs address space, not memory. A reservation the
+    /// allocator refuses is skipped: the vectors then grow as they fill.
+    pub fn reserve(&mut self, postings_max: usize) {
+        if self.reserved {
+            return;
+        }
+        self.reserved = true;
+        // Each document takes a by-person and a by-type posting; a primary posting at
+        // most once per document.
+        let docs = postings_max / 2;
+        let grow = |len: usize, want: usize| want.saturating_sub(len);
+        let _ = self.docs.try_reserve_exact(grow(self.docs.len(), docs));
+        let _ = self
+            .person_prev
+            .try_reserve_exact(grow(self.person_prev.len(), docs));
+        let _ = self
+            .primary
+            .try_reserve_exact(grow(self.primary.len(), postings_max / 3));
+        let _ = self
+            .attribute
+            .try_reserve_exact(grow(self.attribute.len(), postings_max));
     }
 
     /// Makes an empty table (new or [`reset`](Self::reset)) hold ids from `first_id`.
@@ -375,15 +424,23 @@ impl Memtable {
 
     /// Documents of `family` from `skip` on, sorted by (group, position), each with its
     /// sort key; groups are told apart by `group_of(key)`.
-    fn order(&self, family: u8, skip: u32) -> Vec<(u64, u32)> {
+    fn order(&self, family: u8, skip: u32, b: &mut SortBuffers) {
         let docs = self.docs.get(skip as usize..).unwrap_or(&[]);
-        let mut order: Vec<(u64, u32)> = Vec::with_capacity(docs.len());
+        let SortBuffers {
+            order,
+            radix,
+            keyed,
+            by_bytes,
+            rank_of,
+            posts: _,
+        } = b;
+        order.clear();
         match family {
             FAMILY_PERSON => {
                 let min = docs.iter().map(|d| d.person).min().unwrap_or(0);
                 let max = docs.iter().map(|d| d.person).max().unwrap_or(0);
                 order.extend((skip..).zip(docs).map(|(i, d)| (d.person - min, i)));
-                radix_sort(&mut order, bits_of(max - min));
+                radix_sort(order, bits_of(max - min), radix);
                 for e in order.iter_mut() {
                     e.0 += min;
                 }
@@ -406,7 +463,7 @@ impl Memtable {
                         let o = okey(d.occ) - omin;
                         ((t << ob) | o, i)
                     }));
-                    radix_sort(&mut order, tb + ob);
+                    radix_sort(order, tb + ob, radix);
                 } else {
                     // Times too far apart to pack beside the type: compare instead.
                     let mut wide: Vec<(u32, u64, u32)> = (skip..)
@@ -415,7 +472,7 @@ impl Memtable {
                         .collect();
                     wide.sort_unstable();
                     order.extend(wide.iter().map(|&(t, _, i)| (u64::from(t), i)));
-                    return order;
+                    return;
                 }
                 // Keep only the type in the key, which is what tells groups apart.
                 for e in order.iter_mut() {
@@ -425,8 +482,9 @@ impl Memtable {
             _ => {
                 // Rank the distinct keys once, then sort their ranks: sorting a million
                 // postings by key bytes cost seconds.
-                let by_bytes = self.keys_in_order();
-                let mut rank_of = vec![0u32; by_bytes.len()];
+                self.keys_in_order(keyed, radix, by_bytes);
+                rank_of.clear();
+                rank_of.resize(by_bytes.len(), 0);
                 for (rank, &n) in by_bytes.iter().enumerate() {
                     rank_of[n as usize] = rank as u32;
                 }
@@ -436,30 +494,33 @@ impl Memtable {
                         .filter(|v| v.doc >= skip)
                         .map(|v| (u64::from(rank_of[v.key as usize]), v.doc)),
                 );
-                radix_sort(&mut order, bits_of(by_bytes.len() as u64));
+                radix_sort(order, bits_of(by_bytes.len() as u64), radix);
                 // Back from rank to key number, which `groups` names keys by.
                 for e in order.iter_mut() {
                     e.0 = u64::from(by_bytes[e.0 as usize]);
                 }
             }
         }
-        order
     }
 
     /// The numbers of the distinct value keys, in key byte order. Keys are many when
     /// values are (an id or a URL per activity), so they are radix-sorted by their first
     /// eight bytes and only keys that share those are compared whole.
-    fn keys_in_order(&self) -> Vec<u32> {
+    fn keys_in_order(
+        &self,
+        keyed: &mut Vec<(u64, u32)>,
+        radix: &mut Vec<(u64, u32)>,
+        order: &mut Vec<u32>,
+    ) {
         let prefix = |k: &[u8]| {
             let mut b = [0u8; 8];
             let n = k.len().min(8);
             b[..n].copy_from_slice(&k[..n]);
             u64::from_be_bytes(b)
         };
-        let mut keyed: Vec<(u64, u32)> = (0..self.spans.len() as u32)
-            .map(|n| (prefix(self.key_of(n)), n))
-            .collect();
-        radix_sort(&mut keyed, u64::BITS);
+        keyed.clear();
+        keyed.extend((0..self.spans.len() as u32).map(|n| (prefix(self.key_of(n)), n)));
+        radix_sort(keyed, u64::BITS, radix);
         let mut start = 0;
         while start < keyed.len() {
             let p = keyed[start].0;
@@ -469,34 +530,35 @@ impl Memtable {
             }
             start = end;
         }
-        let order: Vec<u32> = keyed.into_iter().map(|(_, n)| n).collect();
+        order.clear();
+        order.extend(keyed.iter().map(|&(_, n)| n));
         debug_assert!(order
             .windows(2)
             .all(|w| self.key_of(w[0]) <= self.key_of(w[1])));
-        order
     }
 
     /// Calls `emit(group, postings)` for every group of `family`, in (group, position)
-    /// order, skipping ids below `floor`.
+    /// order, skipping ids below `floor`; sorts in `buffers`.
     pub fn groups<E>(
         &self,
         family: u8,
         floor: u64,
+        buffers: &mut SortBuffers,
         mut emit: impl FnMut(&[u8], &[Post]) -> Result<(), E>,
     ) -> Result<(), E> {
         let skip = floor
             .saturating_sub(self.first_id)
             .min(self.docs.len() as u64) as u32;
-        let order = self.order(family, skip);
-        let mut posts: Vec<Post> = Vec::new();
+        self.order(family, skip, buffers);
+        let SortBuffers { order, posts, .. } = buffers;
         for chunk in order.chunk_by(|a, b| a.0 == b.0) {
             posts.clear();
             posts.extend(chunk.iter().map(|&(_, i)| self.post(family, i)));
             let g = chunk[0].0;
             match family {
-                FAMILY_PERSON => emit(&codec::person_group(g), &posts)?,
-                codec::FAMILY_TYPE => emit(&codec::type_group(g as u32), &posts)?,
-                _ => emit(self.key_of(g as u32), &posts)?,
+                FAMILY_PERSON => emit(&codec::person_group(g), posts)?,
+                codec::FAMILY_TYPE => emit(&codec::type_group(g as u32), posts)?,
+                _ => emit(self.key_of(g as u32), posts)?,
             }
         }
         Ok(())
@@ -507,6 +569,58 @@ impl Memtable {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Every posting of `m`, family by family, and each person's documents.
+    type Dump = (Vec<(u8, Vec<u8>, Vec<Post>)>, Vec<Vec<u32>>, usize);
+
+    fn dump(m: &Memtable, persons: u64) -> Dump {
+        let mut out = Vec::new();
+        for family in codec::FAMILIES {
+            m.groups(
+                family,
+                0,
+                &mut SortBuffers::default(),
+                |g, posts| -> Result<(), ()> {
+                    out.push((family, g.to_vec(), posts.to_vec()));
+                    Ok(())
+                },
+            )
+            .unwrap();
+        }
+        let by_person = (0..persons).map(|p| m.person_docs(p).collect()).collect();
+        (out, by_person, m.postings)
+    }
+
+    #[test]
+    fn a_reserved_table_holds_what_an_unreserved_one_does() {
+        let attrs = [(actlog_model::AttributeId(3), b"v".as_slice())];
+        let docs: Vec<IndexDoc<'_>> = (0..1_000u64)
+            .map(|i| IndexDoc {
+                id: actlog_model::ActivityId(i),
+                person: actlog_model::PersonId(i % 7),
+                type_id: actlog_model::TypeId(1 + (i % 3) as u32),
+                occurred_at_ms: i as i64,
+                primary_key: Some(if i % 2 == 0 { b"even" } else { b"odd" }),
+                attributes: &attrs[..(i % 2) as usize],
+            })
+            .collect();
+        let mut plain = Memtable::new(0);
+        plain.add(&docs);
+        // Reserved for fewer postings than added (the vectors grow past it), for more,
+        // and for more than memory (the allocator refuses; nothing panics).
+        for postings_max in [100, 10_000, usize::MAX] {
+            let mut reserved = Memtable::new(0);
+            reserved.reserve(postings_max);
+            if postings_max == 10_000 {
+                assert!(reserved.docs.capacity() >= 5_000);
+                assert!(reserved.attribute.capacity() >= 10_000);
+            }
+            reserved.add(&docs[..400]);
+            reserved.reserve(postings_max);
+            reserved.add(&docs[400..]);
+            assert_eq!(dump(&reserved, 7), dump(&plain, 7), "{postings_max}");
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(100))]
@@ -566,7 +680,7 @@ mod tests {
             let dump = |m: &Memtable| {
                 let mut out: Vec<(u8, Vec<u8>, Vec<Post>)> = Vec::new();
                 for family in codec::FAMILIES {
-                    m.groups(family, 0, |g, posts| -> Result<(), ()> {
+                    m.groups(family, 0, &mut SortBuffers::default(), |g, posts| -> Result<(), ()> {
                         out.push((family, g.to_vec(), posts.to_vec()));
                         Ok(())
                     }).unwrap();
@@ -598,7 +712,8 @@ mod tests {
                 let value = [prefixes[*p], tail.as_slice()].concat();
                 m.number(FAMILY_PRIMARY, b"t", &value);
             }
-            let order = m.keys_in_order();
+            let (mut order, mut keyed, mut radix) = (Vec::new(), Vec::new(), Vec::new());
+            m.keys_in_order(&mut keyed, &mut radix, &mut order);
             let mut expected: Vec<u32> = (0..m.spans.len() as u32).collect();
             expected.sort_by(|a, b| m.key_of(*a).cmp(m.key_of(*b)));
             prop_assert_eq!(order, expected);
@@ -610,7 +725,9 @@ mod tests {
             let mut v: Vec<(u64, u32)> = keys.iter().enumerate().map(|(i, &k)| (k & mask, i as u32)).collect();
             let mut expected = v.clone();
             expected.sort_by_key(|e| e.0);
-            radix_sort(&mut v, bits);
+            // The scratch buffer's contents must not matter.
+            let mut buf = vec![(u64::MAX, u32::MAX); keys.len() / 2];
+            radix_sort(&mut v, bits, &mut buf);
             prop_assert_eq!(v, expected);
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::codec::{self, BlockBuilder, BlockView, Post, Run, FAMILIES};
 use crate::error::{Error, Result};
-use crate::memtable::Memtable;
+use crate::memtable::{Memtable, SortBuffers};
 
 /// A block is sealed once its encoded size reaches this: large enough that a flush of
 /// 500,000 documents writes a few hundred sled keys, small enough that the one block a
@@ -180,38 +180,42 @@ fn write_families(
     floor: u64,
     block_postings_max: usize,
     families: &[u8],
+    buffers: &mut SortBuffers,
 ) -> Result<(u64, u64)> {
     let mut w = RunWriter::new(tree, run, block_postings_max);
     w.set_rate(memtable_rate(mem));
     for &family in families {
         w.family(family)?;
-        mem.groups(family, floor, |g, posts| w.push_group(g, posts))?;
+        mem.groups(family, floor, buffers, |g, posts| w.push_group(g, posts))?;
     }
     w.cut()?;
     Ok((w.postings, w.blocks))
 }
 
 /// Writes a memtable as run `run`, two families on a helper thread (or all on this one
-/// if no thread can be started).
+/// if no thread can be started), each half sorting in its own of `buffers`.
 pub(crate) fn write_memtable(
     tree: &sled::Tree,
     mem: &Memtable,
     run: u64,
     floor: u64,
     block_postings_max: usize,
+    buffers: &mut [SortBuffers; 2],
 ) -> Result<Run> {
-    let write =
-        |families: &[u8]| write_families(tree, mem, run, floor, block_postings_max, families);
+    let write = |families: &[u8], buffers: &mut SortBuffers| {
+        write_families(tree, mem, run, floor, block_postings_max, families, buffers)
+    };
+    let [here_buffers, helper_buffers] = buffers;
     let ((p1, b1), (p2, b2)) = std::thread::scope(|s| -> Result<_> {
         let helper = std::thread::Builder::new()
             .name("actlog-index-flush".into())
-            .spawn_scoped(s, || write(&FAMILIES_HELPER));
-        let here = write(&FAMILIES_HERE);
+            .spawn_scoped(s, || write(&FAMILIES_HELPER, helper_buffers));
+        let here = write(&FAMILIES_HERE, here_buffers);
         let there = match helper {
             Ok(h) => h.join().map_err(|_| Error::Store {
                 detail: "the flush helper thread panicked".into(),
             })?,
-            Err(_) => write(&FAMILIES_HELPER),
+            Err(_) => write(&FAMILIES_HELPER, here_buffers),
         };
         Ok((here?, there?))
     })?;

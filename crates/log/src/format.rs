@@ -106,15 +106,38 @@ pub(crate) fn decode_segment_header(h: &[u8]) -> Result<u64, CorruptionKind> {
 }
 
 /// Appends one frame to `out`.
+#[cfg(test)]
 pub(crate) fn encode_frame(out: &mut Vec<u8>, offset: u64, timestamp_ms: i64, payload: &[u8]) {
+    encode_frame_with(
+        out,
+        offset,
+        timestamp_ms,
+        payload,
+        &crc32fast::Hasher::new(),
+    );
+}
+
+/// [`encode_frame`] with the checksum computed by a copy of `crc`, a fresh hasher kept by
+/// the caller (see [`decode_frame_with`]): the write path frames every record.
+#[inline]
+pub(crate) fn encode_frame_with(
+    out: &mut Vec<u8>,
+    offset: u64,
+    timestamp_ms: i64,
+    payload: &[u8],
+    crc: &crc32fast::Hasher,
+) {
     debug_assert!(u32::try_from(payload.len()).is_ok());
     let start = out.len();
+    out.reserve(FRAME_HEADER_BYTES + payload.len());
     out.extend_from_slice(&[0u8; 4]);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&offset.to_le_bytes());
     out.extend_from_slice(&timestamp_ms.to_le_bytes());
     out.extend_from_slice(payload);
-    let crc = crc32fast::hash(&out[start + FRAME_LEN..]);
+    let mut hasher = crc.clone();
+    hasher.update(&out[start + FRAME_LEN..]);
+    let crc = hasher.finalize();
     out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 

@@ -30,8 +30,8 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    decode_segment_header, decode_side_file, encode_frame, encode_segment_header, encode_side_file,
-    frame_bytes, SideFile, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    decode_segment_header, decode_side_file, encode_frame_with, encode_segment_header,
+    encode_side_file, frame_bytes, SideFile, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::segment::{
     find_next_valid, parse_segment_file_name, scan_frames, segment_file_name, side_file_name,
@@ -702,6 +702,7 @@ impl Inner {
         let start = writer.active.meta.read().end_offset;
         let mut next = start;
         let mut i = 0;
+        let crc = crc32fast::Hasher::new();
         while i < records.len() {
             let chunk_start = i;
             let (position_start, segment_empty) = {
@@ -721,11 +722,12 @@ impl Inner {
                 if !fits && !first_in_empty_segment {
                     break;
                 }
-                encode_frame(
+                encode_frame_with(
                     &mut writer.buf,
                     next + (i - chunk_start) as u64,
                     timestamp_ms,
                     payload,
+                    &crc,
                 );
                 position += bytes;
                 i += 1;
@@ -1085,7 +1087,18 @@ impl LogIter {
 
     /// The next record, borrowing its payload from the iterator's buffer.
     pub fn next_ref(&mut self) -> Option<Result<RecordRef<'_>>> {
-        if self.failed || self.next >= self.end {
+        if self.failed {
+            return None;
+        }
+        if self.next >= self.end {
+            // An iterator kept for more (see `reset_range`) lets go of a sealed segment it
+            // has read to the end, which retention may remove; it keeps the active one,
+            // to go on from its place in it.
+            if self.next >= self.segment_end_offset
+                && self.segment.as_ref().is_some_and(|s| s.meta.read().sealed)
+            {
+                self.segment = None;
+            }
             return None;
         }
         let need_segment = match &self.segment {
@@ -1105,8 +1118,18 @@ impl LogIter {
                 let (first, next) = self.inner.bounds();
                 return self.fail(out_of_range(self.next, first, next));
             }
-            self.reader.seek_within(entry.position, entry_end);
-            self.reader_offset = entry.offset;
+            // Entering again the segment it was reading (its range was extended past the
+            // records the segment held then), a reader at the very record wanted goes on
+            // from there: the bytes it holds are the segment's, which never change.
+            let in_place = self.reader_offset == self.next
+                && self
+                    .segment
+                    .as_ref()
+                    .is_some_and(|s| Arc::ptr_eq(s, &segment));
+            if !in_place {
+                self.reader.seek_within(entry.position, entry_end);
+                self.reader_offset = entry.offset;
+            }
             self.segment_limit = limit;
             self.segment_end_offset = end_offset;
             self.segment = Some(segment);
@@ -1183,6 +1206,39 @@ impl LogIter {
             })),
             Err(err) => self.fail(err),
         }
+    }
+
+    /// Makes the iterator go over `[from, to)`, as [`Log::iter_range`] would, keeping its
+    /// read buffer; when `from` is where it stopped (and it met no error) it also keeps
+    /// its place and the bytes it read ahead. A reader that follows the log batch after
+    /// batch (the engine's indexer) so neither allocates nor zeroes a fresh buffer for
+    /// each batch, nor reads again the bytes around each batch's start.
+    ///
+    /// # Errors
+    ///
+    /// `OffsetOutOfRange` unless `first_offset <= from <= to <= next_offset`; the
+    /// iterator then yields nothing until a call that succeeds.
+    pub fn reset_range(&mut self, from: Offset, to: Offset) -> Result<()> {
+        let (first, next) = self.inner.bounds();
+        let bad = if from.0 < first || from.0 > next {
+            Some(from.0)
+        } else if to.0 < from.0 || to.0 > next {
+            Some(to.0)
+        } else {
+            None
+        };
+        if let Some(offset) = bad {
+            self.failed = true;
+            return Err(out_of_range(offset, first, next));
+        }
+        if self.failed || from.0 != self.next {
+            self.rewind(from.0, to.0);
+        } else {
+            // The segment's bounds were read when the iterator entered it; records past
+            // them are found by entering it again (see `next_ref`).
+            self.end = to.0;
+        }
+        Ok(())
     }
 }
 

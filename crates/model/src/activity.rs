@@ -1,6 +1,7 @@
 //! Activities: the input form ([`NewActivity`]), its validation against the catalog into
 //! a [`ValidActivity`] (or every [`SkipReason`]), and the recorded form ([`Activity`]).
 
+use crate::activity_type::{Attribute, TypeVersion};
 use crate::catalog::Catalog;
 use crate::error::shorten;
 use crate::ids::{ActivityId, AttributeId, PersonId, TypeId};
@@ -343,18 +344,20 @@ impl Catalog {
         };
 
         let mut valid_attributes: Vec<(AttributeId, Value)> = Vec::with_capacity(attributes.len());
-        let mut seen: Vec<AttributeId> = Vec::with_capacity(attributes.len());
+        let mut seen = Positions::default();
         let mut bytes = 0usize;
         for (attr_ref, json) in attributes {
             let attr_ref: &AttrRef = attr_ref.borrow();
+            // By position among the version's attributes (the primary first), which is
+            // what `seen` records.
+            let by_api_name = |n: &str| find(version, |a| a.api_name == n);
+            let by_name = |n: &str| find(version, |a| a.name == n);
             let found = match attr_ref {
-                AttrRef::ApiName(n) => version.attribute_by_api_name(n),
-                AttrRef::Name(n) => version.attribute_by_name(n),
-                AttrRef::ApiNameOrName(n) => version
-                    .attribute_by_api_name(n)
-                    .or_else(|| version.attribute_by_name(n)),
+                AttrRef::ApiName(n) => by_api_name(n),
+                AttrRef::Name(n) => by_name(n),
+                AttrRef::ApiNameOrName(n) => by_api_name(n).or_else(|| by_name(n)),
             };
-            let Some(attr) = found else {
+            let Some((at, attr)) = found else {
                 reasons.push(SkipReason::UnknownAttribute(shorten(attr_ref.as_str())));
                 continue;
             };
@@ -362,11 +365,10 @@ impl Catalog {
                 reasons.push(SkipReason::PrimaryInAttributes(attr.api_name.clone()));
                 continue;
             }
-            if seen.contains(&attr.id) {
+            if !seen.insert(at) {
                 reasons.push(SkipReason::DuplicateAttribute(attr.api_name.clone()));
                 continue;
             }
-            seen.push(attr.id);
             if json.is_null() {
                 continue;
             }
@@ -404,6 +406,38 @@ impl Catalog {
     }
 }
 
+/// The attribute of `version` (primary or secondary) that `pred` picks, with its position
+/// in [`TypeVersion::all_attributes`].
+fn find(version: &TypeVersion, pred: impl Fn(&Attribute) -> bool) -> Option<(usize, &Attribute)> {
+    version.all_attributes().enumerate().find(|(_, a)| pred(a))
+}
+
+/// The positions of the attributes an activity has named so far: one bit each for the
+/// first 64, so checking for a repeat allocates nothing (a version has at most
+/// `ATTRIBUTES_MAX` + 1 attributes), and a list for any past them.
+#[derive(Default)]
+struct Positions {
+    low: u64,
+    high: Vec<usize>,
+}
+
+impl Positions {
+    /// Records `at`; false if it was recorded already.
+    fn insert(&mut self, at: usize) -> bool {
+        if at < 64 {
+            let bit = 1u64 << at;
+            let new = self.low & bit == 0;
+            self.low |= bit;
+            new
+        } else if self.high.contains(&at) {
+            false
+        } else {
+            self.high.push(at);
+            true
+        }
+    }
+}
+
 /// What validation reads besides the values.
 struct Head<'a> {
     person: PersonId,
@@ -435,5 +469,23 @@ impl JsonInput for Json {
 
     fn parse(self, data_type: DataType) -> Result<Value, InvalidValue> {
         Value::parse_owned(data_type, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Positions;
+
+    #[test]
+    fn positions_report_repeats_below_and_past_64() {
+        let mut seen = Positions::default();
+        for at in [0, 5, 63, 64, 200] {
+            assert!(seen.insert(at), "{at} is new");
+        }
+        for at in [0, 5, 63, 64, 200] {
+            assert!(!seen.insert(at), "{at} is a repeat");
+        }
+        assert!(seen.insert(1));
+        assert!(seen.insert(65));
     }
 }

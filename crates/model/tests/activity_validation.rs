@@ -140,6 +140,26 @@ fn every_reason_is_collected() {
 }
 
 #[test]
+fn repeats_are_found_by_attribute_whatever_the_name_or_value() {
+    // A null names its attribute as much as a value does, and the API name and the
+    // display name of one attribute are one attribute.
+    check(
+        NewActivity::new(PersonId(1), "webinar", TS)
+            .primary("x")
+            .attr("email", serde_json::Value::Null)
+            .attr("Email", "a@b.co")
+            .attr("notes", "n")
+            .attr("Notes", serde_json::Value::Null)
+            .attr("Webinar Name", "y"),
+        &[
+            ("1003", "'email' is given more than once"),
+            ("1003", "'notes' is given more than once"),
+            ("1003", "'webinarName' is the primary attribute"),
+        ],
+    );
+}
+
+#[test]
 fn value_reasons() {
     let base = || NewActivity::new(PersonId(1), "webinar", TS);
     check(base().primary("x".repeat(256)), &[("1001", "at most 255")]);
