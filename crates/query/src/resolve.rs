@@ -435,7 +435,7 @@ pub fn matches(filter: &ResolvedFilter, activity: &Activity) -> bool {
     matches_record(filter, activity)
 }
 
-/// [`matches`] on a record decoded in place, so a scan tests a record before copying
+/// [`matches()`] on a record decoded in place, so a scan tests a record before copying
 /// it out: the same answer as on the owned activity, which the tests check.
 pub fn matches_view(filter: &ResolvedFilter, view: &ActivityView<'_>) -> bool {
     matches_record(filter, view)
