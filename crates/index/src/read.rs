@@ -953,11 +953,12 @@ impl PersonsCount {
             if open.is_empty() {
                 break;
             }
+            let few = open.len() < PERSONS_WALK_MIN;
             let mut walk = PersonWalk::new(snap, run);
             let last = open.last().map_or(0, |&i| self.asked[i]);
             for &i in &open {
                 let person = self.asked[i];
-                if open.len() < PERSONS_WALK_MIN {
+                if few {
                     // Few persons: a seek each instead of reading the blocks between.
                     walk = PersonWalk::new(snap, run);
                     walk.postings(person, person, self.range, &mut posts)?;
@@ -1324,11 +1325,11 @@ impl Iterator for ValuePostings {
 
 // ---- estimates -----------------------------------------------------------------------
 
-/// Postings of the groups in `bounds` of the blocks of `snap`'s runs (a group that
-/// crosses a bound counts whole; see [`BlockView::estimated_postings`]). Damaged blocks
-/// count as empty: reads and verify() report them.
-/// About how many postings the runs hold within `bounds`, counted until the count passes
-/// `cap` (so the answer is above `cap` exactly when the whole count is).
+/// Postings of the groups in `bounds` of the blocks of `snap`'s runs that meet
+/// `bounds.ids` (a group that crosses a bound counts whole; see
+/// [`BlockView::estimated_postings`]), counted until the count passes `cap`, so the
+/// answer is above `cap` exactly when the whole count is. Damaged blocks count as empty:
+/// reads and verify() report them.
 fn estimate_runs(snap: &Snapshot, bounds: &Bounds, cap: u64) -> u64 {
     let mut n = 0u64;
     let bounds = Arc::new(bounds.clone());
