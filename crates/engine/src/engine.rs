@@ -368,7 +368,8 @@ impl Engine {
 
     /// Syncs the logs, flushes the index and stops the indexer. Other clones of this
     /// engine see [`Error::Closed`] afterwards. The directory's lock is let go when the
-    /// last clone or query result of this engine is dropped.
+    /// last clone of this engine and the last `QueryResults` are dropped (and a
+    /// `QueryStream`'s query has stopped).
     pub fn close(self) -> Result<()> {
         self.inner.close()
     }
