@@ -573,7 +573,7 @@ impl Engine {
         let end = visible_end(inner);
         let source = EngineSource::new(inner, end);
         let universe = if has_not(&resolved) {
-            everyone(inner, &catalog, end)?
+            everyone(inner, end)?
         } else {
             RoaringTreemap::new()
         };
@@ -663,24 +663,17 @@ fn has_not(list: &ResolvedList) -> bool {
     }
 }
 
-/// Every person with an activity below `end`, from the by-type index (no payload read).
-fn everyone(
-    inner: &Inner,
-    catalog: &actlog_model::Catalog,
-    end: ActivityId,
-) -> Result<RoaringTreemap> {
+/// Every person with an activity below `end`, from the by-person index's group keys (no
+/// payload read, and no posting decoded where a run lies wholly below `end`).
+fn everyone(inner: &Inner, end: ActivityId) -> Result<RoaringTreemap> {
     let mut set = RoaringTreemap::new();
-    for t in catalog.list() {
-        // In no set order: a bitmap does not need the postings merged across runs.
-        inner
-            .index
-            .by_type_unordered(t.id(), TimeRange::all(), IdRange::all())
-            .for_each_posting(|p| {
-                if p.id < end {
-                    set.insert(p.person.get());
-                }
-            })?;
-    }
+    let range = IdRange {
+        start: ActivityId(0),
+        end,
+    };
+    inner.index.for_each_person(range, |p| {
+        set.insert(p.get());
+    })?;
     Ok(set)
 }
 
@@ -1206,7 +1199,7 @@ impl PostingIndex for EnginePostings {
     }
 
     fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
-        everyone(&self.inner, &self.catalog, self.end).map_err(source_error)
+        everyone(&self.inner, self.end).map_err(source_error)
     }
 }
 

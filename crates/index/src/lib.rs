@@ -1127,6 +1127,21 @@ impl Index {
         count.finish(&snap)
     }
 
+    /// Calls `f` with every person who has an activity with an id in `range`, from the
+    /// by-person postings: a run wholly inside `range` gives its persons from its
+    /// blocks' group keys, without decoding a posting. A person may come more than once.
+    ///
+    /// # Errors
+    /// A damaged block or a sled error; `f` may have seen some persons.
+    pub fn for_each_person(&self, range: IdRange, mut f: impl FnMut(PersonId)) -> Result<()> {
+        let mut each = |p: u64| f(PersonId(p));
+        let (snap, m) = self.snapshot();
+        read::memtable_persons(&snap, &m.active, range, &mut each);
+        // The runs are read without the memtable lock, so adds go on meanwhile.
+        drop(m);
+        read::run_persons(&snap, range, &mut each)
+    }
+
     /// How many activities a person has (exact: it counts them).
     pub fn estimate_person(&self, person: PersonId) -> u64 {
         // A person's groups are small, and counting them costs one lookup.

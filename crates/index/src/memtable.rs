@@ -367,6 +367,11 @@ impl Memtable {
         }
     }
 
+    /// Every person with a document in the table, each once, in no order.
+    pub fn persons(&self) -> impl Iterator<Item = u64> + '_ {
+        self.person_last.keys().copied()
+    }
+
     /// The documents of `person`, newest first.
     pub fn person_docs(&self, person: u64) -> impl Iterator<Item = u32> + '_ {
         let mut next = self.person_last.get(&person).copied().unwrap_or(NO_DOC);

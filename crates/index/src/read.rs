@@ -982,6 +982,69 @@ impl PersonsCount {
     }
 }
 
+/// Calls `f` with the person of every memtable document with an id in `ids` (and above
+/// the floor); a person may come more than once.
+pub(crate) fn memtable_persons(
+    snap: &Snapshot,
+    active: &Memtable,
+    ids: IdRange,
+    f: &mut dyn FnMut(u64),
+) {
+    let ids = snap.floor.max(ids.start.get())..ids.end.get();
+    for m in memtables(snap, active) {
+        let whole = ids.start <= m.first_id && m.end_id <= ids.end;
+        if whole {
+            m.persons().for_each(&mut *f);
+        } else {
+            for (doc, d) in m.docs.iter().enumerate() {
+                if ids.contains(&m.id_of(doc as u32)) {
+                    f(d.person);
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f` with the person of every by-person group of the runs that holds a posting
+/// with an id in `ids` (and above the floor), reading group keys alone where a run lies
+/// wholly inside them; a person may come more than once (once per run, and again when
+/// a group goes on in the next block).
+pub(crate) fn run_persons(snap: &Snapshot, ids: IdRange, f: &mut dyn FnMut(u64)) -> Result<()> {
+    let ids = snap.floor.max(ids.start.get())..ids.end.get();
+    let mut posts = Vec::new();
+    let runs = snap
+        .runs
+        .iter()
+        .filter(|r| r.end_id > snap.floor && r.holds_any(&ids));
+    for r in runs {
+        let whole = ids.start <= r.first_id && r.end_id <= ids.end;
+        let prefix = codec::run_prefix(codec::FAMILY_PERSON, r.id);
+        for kv in snap.tree.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            let view = snap
+                .checked
+                .view(&k, &v)
+                .map_err(|b| codec::corrupted(&k, b))?;
+            for g in 0..view.groups() {
+                let Ok(key) = <[u8; 8]>::try_from(view.group_key(g)) else {
+                    let what = "a by-person group key is not eight bytes";
+                    return Err(codec::corrupted(&k, Bad { position: 0, what }));
+                };
+                if !whole {
+                    posts.clear();
+                    view.decode_group(g, &mut posts)
+                        .map_err(|b| codec::corrupted(&k, b))?;
+                    if !posts.iter().any(|p| ids.contains(&p.id)) {
+                        continue;
+                    }
+                }
+                f(u64::from_be_bytes(key));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One run's by-person blocks read forward, for persons asked in ascending order.
 #[derive(Debug)]
 struct PersonWalk {

@@ -246,6 +246,19 @@ pub fn check(index: &Index, docs: &[Doc], floor: u64, g: &mut Gen) {
             check_persons(index, &live, &[3, 1], range);
             check_reaching(index, &live, &asked, range, g);
             check_reaching(index, &live, &[3, 1, 3], range, g);
+            // Every person with a posting in the range, from the by-person groups.
+            let want: std::collections::BTreeSet<u64> = live
+                .iter()
+                .filter(|d| d.id >= range.start.get() && d.id < range.end.get())
+                .map(|d| d.person)
+                .collect();
+            let mut got = std::collections::BTreeSet::new();
+            index
+                .for_each_person(range, |p| {
+                    got.insert(p.get());
+                })
+                .unwrap();
+            assert_eq!(got, want, "persons in {range:?}");
         }
         for t in 0..3u32 {
             let base = 1_700_000_000_000i64;
