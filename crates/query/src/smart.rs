@@ -495,7 +495,9 @@ fn did_by_index(
 pub const PERSON_LOOKUP_POSTINGS: u64 = 64;
 
 /// Which persons of `persons` `did` selects, from each one's by-person postings of the
-/// term's type and window. With a filter, the candidates are tested against the value
+/// term's type and window. Without a filter the index counts them
+/// ([`PostingIndex::persons_reaching`], which may stop at the count). With a filter,
+/// the candidates are tested against the value
 /// postings that decide it, when it has such and they turn out fewer than
 /// [`FETCH_COST_POSTINGS`] per candidate; else the candidates are fetched (in id-ordered
 /// batches).
