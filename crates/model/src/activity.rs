@@ -1,7 +1,6 @@
 //! Activities: the input form ([`NewActivity`]), its validation against the catalog into
 //! a [`ValidActivity`] (or every [`SkipReason`]), and the recorded form ([`Activity`]).
 
-use crate::activity_type::{Attribute, TypeVersion};
 use crate::catalog::Catalog;
 use crate::error::shorten;
 use crate::ids::{ActivityId, AttributeId, PersonId, TypeId};
@@ -350,8 +349,8 @@ impl Catalog {
             let attr_ref: &AttrRef = attr_ref.borrow();
             // By position among the version's attributes (the primary first), which is
             // what `seen` records.
-            let by_api_name = |n: &str| find(version, |a| a.api_name == n);
-            let by_name = |n: &str| find(version, |a| a.name == n);
+            let by_api_name = |n: &str| version.find_attribute(|a| a.api_name == n);
+            let by_name = |n: &str| version.find_attribute(|a| a.name == n);
             let found = match attr_ref {
                 AttrRef::ApiName(n) => by_api_name(n),
                 AttrRef::Name(n) => by_name(n),
@@ -404,12 +403,6 @@ impl Catalog {
             _ => Err(reasons),
         }
     }
-}
-
-/// The attribute of `version` (primary or secondary) that `pred` picks, with its position
-/// in [`TypeVersion::all_attributes`].
-fn find(version: &TypeVersion, pred: impl Fn(&Attribute) -> bool) -> Option<(usize, &Attribute)> {
-    version.all_attributes().enumerate().find(|(_, a)| pred(a))
 }
 
 /// The positions of the attributes an activity has named so far: one bit each for the

@@ -106,12 +106,22 @@ impl TypeVersion {
 
     /// The attribute (primary or secondary) with this API name.
     pub fn attribute_by_api_name(&self, api_name: &str) -> Option<&Attribute> {
-        self.all_attributes().find(|a| a.api_name == api_name)
+        self.find_attribute(|a| a.api_name == api_name)
+            .map(|(_, a)| a)
     }
 
     /// The attribute (primary or secondary) with this display name.
     pub fn attribute_by_name(&self, name: &str) -> Option<&Attribute> {
-        self.all_attributes().find(|a| a.name == name)
+        self.find_attribute(|a| a.name == name).map(|(_, a)| a)
+    }
+
+    /// The first attribute (primary or secondary) that `pred` picks, with its position in
+    /// [`all_attributes`](Self::all_attributes).
+    pub(crate) fn find_attribute(
+        &self,
+        pred: impl Fn(&Attribute) -> bool,
+    ) -> Option<(usize, &Attribute)> {
+        self.all_attributes().enumerate().find(|(_, a)| pred(a))
     }
 
     /// Checks everything that makes a version valid on its own: names, limits, unique
