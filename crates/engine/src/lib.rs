@@ -66,9 +66,10 @@ pub use verify::VerifyReport;
 
 pub use actlog_index::IndexOptions;
 pub use actlog_log::{RetentionReport, SyncPolicy};
+pub use actlog_model::codec::ActivityView;
 pub use actlog_model::{
     Activity, ActivityId, ActivityType, AttributeId, DataType, NewActivity, PersonId, SkipReason,
-    TypeId, TypeRef, Value,
+    TypeId, TypeRef, Value, ValueRef,
 };
 pub use actlog_query::{Direction, Filter, SmartList};
 

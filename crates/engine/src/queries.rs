@@ -9,11 +9,12 @@ use roaring::RoaringTreemap;
 
 use actlog_index::{IdRange, KeyRange, Order, PersonPosting, TimeRange};
 use actlog_log::{Offset, PointReader};
+use actlog_model::codec::ActivityView;
 use actlog_model::{codec, Activity, ActivityId, Catalog, DataType, PersonId, TypeId};
 use actlog_query::{
     ActivityHeader, ActivitySource, Cursor, Direction, Explain, Filter, KeySpan, PersonsPostings,
-    Plan, PostingIndex, Postings, Query, ResolvedFilter, ResolvedList, ScanTest, SegmentSpan,
-    SmartList, SourceError, ValueSlot,
+    Plan, PostingIndex, Postings, Query, Records, ResolvedFilter, ResolvedList, ScanTest,
+    SegmentSpan, SmartList, SourceError, ValueSlot,
 };
 use parking_lot::Mutex;
 
@@ -396,6 +397,52 @@ fn run_query(
     hand(tx, Message::Done(run.explain()));
 }
 
+impl QueryResults {
+    /// The next match decoded in place, where the query read it: the view borrows the
+    /// results until the next call, and reading through views allocates nothing per
+    /// activity (`next` copies each into an owned [`Activity`]). The cursor moves past
+    /// it as with `next`.
+    ///
+    /// ```no_run
+    /// # fn f(engine: actlog::Engine) -> actlog::Result<()> {
+    /// let mut results = engine.query_text("type = webinarAttended", actlog::QueryOptions::default())?;
+    /// let mut minutes = 0i64;
+    /// while let Some(view) = results.next_view() {
+    ///     let view = view?;
+    ///     if let Some(actlog::ValueRef::Integer(m)) = view.attributes.get(actlog::AttributeId(1)) {
+    ///         minutes += i64::from(m);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn next_view(&mut self) -> Option<Result<ActivityView<'_>>> {
+        if self.finished {
+            return None;
+        }
+        let Self {
+            running,
+            direction,
+            cursor,
+            finished,
+        } = self;
+        match running.with_dependent_mut(|_, query| query.next_view()) {
+            Some(Ok(view)) => {
+                *cursor = Some(Cursor::at(view.occurred_at_ms, view.id, *direction));
+                Some(Ok(view))
+            }
+            // A query that failed does not go on.
+            Some(Err(err)) => {
+                *finished = true;
+                Some(Err(err.into()))
+            }
+            None => {
+                *finished = true;
+                None
+            }
+        }
+    }
+}
+
 impl Iterator for QueryResults {
     type Item = Result<Activity>;
 
@@ -735,16 +782,11 @@ impl ActivitySource for EngineSource {
         self.inner.get(id).map_err(source_error)
     }
 
-    fn get_batch(
-        &self,
-        ids: &[ActivityId],
-        out: &mut Vec<Option<Activity>>,
-    ) -> Result<(), SourceError> {
+    fn get_batch(&self, ids: &[ActivityId], out: &mut Records) -> Result<(), SourceError> {
         let first = self.inner.activities.first_offset().0;
-        let visible = |id: ActivityId| id.get() >= first && id < self.end;
         let offsets: Vec<Offset> = ids
             .iter()
-            .filter(|id| visible(**id))
+            .filter(|id| id.get() >= first && **id < self.end)
             .map(|id| Offset(id.get()))
             .collect();
         let start = out.len();
@@ -753,10 +795,9 @@ impl ActivitySource for EngineSource {
             if failed.is_some() {
                 return;
             }
-            let id = ActivityId(record.offset.0);
-            match codec::decode_activity(id, record.payload) {
-                Ok(a) => out.push(Some(a)),
-                Err(source) => failed = Some(Error::Decode { id, source }),
+            match record_header(ActivityId(record.offset.0), record.payload) {
+                Ok(header) => out.push(header, record.payload),
+                Err(err) => failed = Some(err),
             }
         });
         if let Some(err) = failed {
@@ -764,34 +805,22 @@ impl ActivitySource for EngineSource {
             return Err(source_error(err));
         }
         match read {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
             // Retention removed a segment meanwhile: answer id by id, as `get` does.
             Err(actlog_log::Error::OffsetOutOfRange { .. }) => {
                 out.truncate(start);
                 for &id in ids {
-                    out.push(self.get(id)?);
+                    if let Some(a) = self.get(id)? {
+                        out.push_activity(&a);
+                    }
                 }
-                return Ok(());
+                Ok(())
             }
             Err(err) => {
                 out.truncate(start);
-                return Err(source_error(Error::activities(err)));
+                Err(source_error(Error::activities(err)))
             }
         }
-        if offsets.len() < ids.len() {
-            // Some ids are not visible: a `None` in their places.
-            let decoded: Vec<Option<Activity>> = out.drain(start..).collect();
-            let mut decoded = decoded.into_iter();
-            for &id in ids {
-                out.push(if visible(id) {
-                    decoded.next().flatten()
-                } else {
-                    None
-                });
-            }
-        }
-        debug_assert_eq!(out.len() - start, ids.len());
-        Ok(())
     }
 
     fn segments(&self) -> Vec<SegmentSpan> {
@@ -815,16 +844,14 @@ impl ActivitySource for EngineSource {
         self.decoded(from, to, Some(keep))
     }
 
-    fn scan_matching<'a>(
-        &'a self,
+    fn scan_matching(
+        &self,
         from: ActivityId,
         to: ActivityId,
-        test: &'a ScanTest<'a>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
-        match self.records(from, to) {
-            Ok(records) => Box::new(Matching { records, test }),
-            Err(err) => Box::new(std::iter::once(Err(err))),
-        }
+        test: &ScanTest<'_>,
+        out: &mut Records,
+    ) -> Result<(), SourceError> {
+        matching_records(self.records(from, to)?, test, out)
     }
 
     fn first_id(&self) -> ActivityId {
@@ -833,6 +860,40 @@ impl ActivitySource for EngineSource {
 
     fn end_id(&self) -> ActivityId {
         self.end
+    }
+}
+
+/// Pushes onto `out` the records `test` accepts among those read: each is tested where
+/// it was read, and only a match's bytes are copied out.
+fn matching_records(
+    mut records: actlog_log::LogIter,
+    test: &ScanTest<'_>,
+    out: &mut Records,
+) -> Result<(), SourceError> {
+    {
+        while let Some(record) = records.next_ref() {
+            let record = record.map_err(|e| source_error(Error::activities(e)))?;
+            let id = ActivityId(record.offset.0);
+            let keep = |person, type_id, occurred_at_ms| {
+                test.header(&ActivityHeader {
+                    id,
+                    person,
+                    type_id,
+                    occurred_at_ms,
+                })
+            };
+            // The header is read once, for the test and for the decode; a header that
+            // does not read is an error, as is a kept record that does not decode.
+            let view = match codec::decode_activity_view_if(id, record.payload, keep) {
+                Ok(Some(view)) => view,
+                Ok(None) => continue,
+                Err(source) => return Err(source_error(Error::Decode { id, source })),
+            };
+            if test.view(&view) {
+                out.push(ActivityHeader::of_view(&view), record.payload);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -868,43 +929,16 @@ impl Iterator for Decoded<'_> {
     }
 }
 
-/// The matches of a [`ScanTest`] among the records read, each tested in the log reader's
-/// buffer and copied out only when it matches.
-struct Matching<'a> {
-    records: actlog_log::LogIter,
-    test: &'a ScanTest<'a>,
-}
-
-impl Iterator for Matching<'_> {
-    type Item = Result<Activity, SourceError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let record = match self.records.next_ref()? {
-                Ok(record) => record,
-                Err(e) => return Some(Err(source_error(Error::activities(e)))),
-            };
-            let id = ActivityId(record.offset.0);
-            let test = self.test;
-            let keep = |person, type_id, occurred_at_ms| {
-                test.header(&ActivityHeader {
-                    id,
-                    person,
-                    type_id,
-                    occurred_at_ms,
-                })
-            };
-            // The header is read once, for the test and for the decode; a header that
-            // does not read is an error, as is a kept record that does not decode.
-            let view = match codec::decode_activity_view_if(id, record.payload, keep) {
-                Ok(Some(view)) => view,
-                Ok(None) => continue,
-                Err(source) => return Some(Err(source_error(Error::Decode { id, source }))),
-            };
-            if self.test.view(&view) {
-                return Some(Ok(view.to_activity()));
-            }
-        }
+/// The header of the record of activity `id`, read from its first fields; an error
+/// when they do not read.
+fn record_header(id: ActivityId, payload: &[u8]) -> Result<ActivityHeader> {
+    if let Some(header) = peek_header(id, payload) {
+        return Ok(header);
+    }
+    // The full decode says what is wrong with the record.
+    match codec::decode_activity_view(id, payload) {
+        Ok(view) => Ok(ActivityHeader::of_view(&view)),
+        Err(source) => Err(Error::Decode { id, source }),
     }
 }
 
@@ -1263,24 +1297,26 @@ mod tests {
             }]),
         ]);
         let test = ScanTest::new(&filter, None, Direction::Ascending);
-        let records = log
-            .iter_range(Offset(0), Offset(4))
-            .unwrap_or_else(|e| unreachable!("{e}"));
-        let results: Vec<std::result::Result<ActivityId, String>> = Matching {
-            records,
-            test: &test,
-        }
-        .map(|r| r.map(|a| a.id).map_err(|e| e.to_string()))
-        .collect();
-        assert_eq!(results.len(), 3, "{results:?}");
-        assert_eq!(results[0], Ok(ActivityId(0)));
-        assert!(
-            results[1].as_ref().is_err_and(|e| e.contains('1')),
-            "{results:?}"
-        );
-        assert!(results[2].is_err(), "{results:?}");
-        // Every header that reads was tested; the last one does not read.
-        assert_eq!(test.read(), 3);
+        // The ids each record's range matched, or the error it stopped at.
+        let scan = |from: u64, to: u64| {
+            let records = log
+                .iter_range(Offset(from), Offset(to))
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            let mut out = Records::default();
+            matching_records(records, &test, &mut out)
+                .map(|()| (0..out.len()).map(|i| out.header(i).id).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(scan(0, 1), Ok(vec![ActivityId(0)]));
+        let body = scan(1, 2);
+        assert!(body.as_ref().is_err_and(|e| e.contains('1')), "{body:?}");
+        assert_eq!(scan(2, 3), Ok(vec![]));
+        assert!(scan(3, 4).is_err());
+        // One that does not decode stops the scan, after what matched before it.
+        assert!(scan(0, 4).is_err());
+        // Every header that reads was tested: one for each range but the fourth (whose
+        // header does not read), and two for the last.
+        assert_eq!(test.read(), 5);
     }
 
     /// The header read without decoding equals the decoded fields, for values of every

@@ -8,6 +8,7 @@
 //! matches of segments read but not yet drained are held in memory.
 
 use crate::error::{Error, Result};
+use crate::records::{Records, Taken};
 use crate::resolve::{matches, matches_view, ResolvedFilter};
 use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, PersonId, TypeId};
@@ -131,7 +132,7 @@ pub fn may_match(filter: &ResolvedFilter, header: &ActivityHeader) -> bool {
 
 /// `filter` on what the header tells: `Some` when that decides it, `None` when the
 /// answer needs the values (three-valued, as SQL's unknown).
-fn header_verdict(filter: &ResolvedFilter, h: &ActivityHeader) -> Option<bool> {
+pub(crate) fn header_verdict(filter: &ResolvedFilter, h: &ActivityHeader) -> Option<bool> {
     match filter {
         ResolvedFilter::And(cs) => {
             let mut unknown = false;
@@ -245,21 +246,21 @@ pub trait ActivitySource: Send + Sync {
     ///
     /// A [`SourceError`] when reading fails.
     fn get(&self, id: ActivityId) -> Result<Option<Activity>, SourceError>;
-    /// The activities with these ids, pushed onto `out` in the order given, each `None`
-    /// when not visible. Index plans call it with ascending ids, a few hundred at a
-    /// time, so a source over a log can read them in one forward pass instead of one
-    /// point read each. The default calls [`ActivitySource::get`] for each.
+    /// The records of the visible activities among `ids` (ascending, no repeats),
+    /// pushed onto `out` in that order; an id not visible is left out. Index plans call
+    /// it a few hundred ids at a time, so a source over a log reads them in one forward
+    /// pass instead of one point read each, and copies their bytes without decoding
+    /// them. The default calls [`ActivitySource::get`] for each and encodes it.
     ///
     /// # Errors
     ///
     /// A [`SourceError`] when reading fails.
-    fn get_batch(
-        &self,
-        ids: &[ActivityId],
-        out: &mut Vec<Option<Activity>>,
-    ) -> Result<(), SourceError> {
+    fn get_batch(&self, ids: &[ActivityId], out: &mut Records) -> Result<(), SourceError> {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
         for &id in ids {
-            out.push(self.get(id)?);
+            if let Some(a) = self.get(id)? {
+                out.push_activity(&a);
+            }
         }
         Ok(())
     }
@@ -286,24 +287,31 @@ pub trait ActivitySource: Send + Sync {
                 .filter(move |a| a.as_ref().map_or(true, |a| keep(&ActivityHeader::of(a)))),
         )
     }
-    /// The activities with ids in `[from, to)` that `test` accepts, in id order: those
-    /// whose header passes [`ScanTest::header`] and that then pass
-    /// [`ScanTest::view`] (on a record decoded in place) or [`ScanTest::activity`].
-    /// A source over encoded records tests each record before copying it out, so
-    /// only matches are allocated; every record whose header passes is decoded and
-    /// checked, and one that does not decode is an error, never skipped. The default
-    /// decodes every activity and tests it after.
-    fn scan_matching<'a>(
-        &'a self,
+    /// The records of the activities with ids in `[from, to)` that `test` accepts,
+    /// pushed onto `out` in id order: those whose header passes [`ScanTest::header`]
+    /// and that then pass [`ScanTest::view`] (on a record decoded in place) or
+    /// [`ScanTest::activity`]. A source over encoded records tests each record where
+    /// it was read and copies only the matches' bytes; every record whose header
+    /// passes is decoded and checked, and one that does not decode is an error, never
+    /// skipped. The default decodes every activity and tests it after.
+    ///
+    /// # Errors
+    ///
+    /// A [`SourceError`] when reading fails; `out` may then hold some matches.
+    fn scan_matching(
+        &self,
         from: ActivityId,
         to: ActivityId,
-        test: &'a ScanTest<'a>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
-        Box::new(self.scan(from, to).filter(move |a| {
-            a.as_ref().map_or(true, |a| {
-                test.header(&ActivityHeader::of(a)) && test.activity(a)
-            })
-        }))
+        test: &ScanTest<'_>,
+        out: &mut Records,
+    ) -> Result<(), SourceError> {
+        for a in self.scan(from, to) {
+            let a = a?;
+            if test.header(&ActivityHeader::of(&a)) && test.activity(&a) {
+                out.push_activity(&a);
+            }
+        }
+        Ok(())
     }
     /// The first visible id.
     fn first_id(&self) -> ActivityId;
@@ -369,7 +377,8 @@ impl Cursor {
         })
     }
 
-    pub(crate) fn at(occurred_at_ms: i64, id: ActivityId, direction: Direction) -> Cursor {
+    /// The cursor just after the activity with this time and id, in `direction`.
+    pub fn at(occurred_at_ms: i64, id: ActivityId, direction: Direction) -> Cursor {
         Cursor {
             occurred_at_ms,
             id,
@@ -459,50 +468,49 @@ pub fn occurred_bounds(filter: &ResolvedFilter) -> (i64, i64) {
     }
 }
 
-/// The (occurred_at, id) order results stream in.
-fn key(a: &Activity) -> (i64, ActivityId) {
-    (a.occurred_at_ms, a.id)
-}
-
-/// Sorts one segment's matches, which arrive in id order, by (occurred_at, id).
+/// Orders one segment's matches, which arrive in id order, by (occurred_at, id).
 ///
 /// Most times ascend with the id, so the matches are split as they arrive into an
 /// ascending sequence, taken greedily, and the stragglers (backdated activities); only
-/// the stragglers are sorted, and the two are merged. A binary heap of whole activities
-/// would move each one about log2(n) times on its way out, and a general sort finds too
-/// few long runs in such input to do better.
+/// the stragglers are sorted, and the two are merged. A general sort finds too few long
+/// runs in such input to do better.
 #[derive(Default)]
 struct RunBuilder {
-    ascending: Vec<Activity>,
-    stragglers: Vec<Activity>,
+    ascending: Vec<usize>,
+    stragglers: Vec<usize>,
 }
 
 impl RunBuilder {
-    fn push(&mut self, a: Activity) {
-        if self.ascending.last().is_none_or(|last| key(last) < key(&a)) {
-            self.ascending.push(a);
-        } else {
-            self.stragglers.push(a);
+    /// Orders `records` (held in id order).
+    fn new(records: &Records) -> Self {
+        let mut run = RunBuilder::default();
+        for i in 0..records.len() {
+            let ascends = run
+                .ascending
+                .last()
+                .is_none_or(|&last| records.key(last) < records.key(i));
+            if ascends {
+                run.ascending.push(i);
+            } else {
+                run.stragglers.push(i);
+            }
         }
+        run
     }
 
-    fn is_empty(&self) -> bool {
-        self.ascending.is_empty() && self.stragglers.is_empty()
-    }
-
-    /// The matches ordered so that the next to return is last (popped off the end):
-    /// descending for ascending scans, ascending for descending ones.
-    fn finish(self, direction: Direction) -> Vec<Activity> {
+    /// The positions of the matches ordered so that the next to return is last (popped
+    /// off the end): descending for ascending scans, ascending for descending ones.
+    fn finish(self, records: &Records, direction: Direction) -> Vec<usize> {
         let RunBuilder {
             mut ascending,
             mut stragglers,
         } = self;
-        stragglers.sort_unstable_by_key(key);
+        stragglers.sort_unstable_by_key(|&i| records.key(i));
         let mut run = Vec::with_capacity(ascending.len() + stragglers.len());
         // Merged from the largest down.
         loop {
             let from_ascending = match (ascending.last(), stragglers.last()) {
-                (Some(a), Some(s)) => key(a) > key(s),
+                (Some(&a), Some(&s)) => records.key(a) > records.key(s),
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => break,
@@ -514,11 +522,27 @@ impl RunBuilder {
             };
             run.extend(next);
         }
-        debug_assert!(run.windows(2).all(|w| key(&w[0]) > key(&w[1])));
+        debug_assert!(run
+            .windows(2)
+            .all(|w| records.key(w[0]) > records.key(w[1])));
         if direction == Direction::Descending {
             run.reverse();
         }
         run
+    }
+}
+
+/// One segment's matches: their records, and the order they are returned in.
+struct Run {
+    records: Records,
+    /// Positions in `records`, the next to return last.
+    order: Vec<usize>,
+}
+
+impl Run {
+    /// The key of the next item, if any is left.
+    fn next_key(&self) -> Option<(i64, ActivityId)> {
+        self.order.last().map(|&i| self.records.key(i))
     }
 }
 
@@ -533,9 +557,9 @@ pub struct Scan<'s> {
     /// `occurred_min_ms` ascending (for ascending scans) or `occurred_max_ms`
     /// descending, reversed so the next one pops off the end.
     unread: Vec<SegmentSpan>,
-    /// Matches read but not yet returned: one run per segment read, none empty, each
-    /// with its next item last (see [`RunBuilder::finish`]).
-    runs: Vec<Vec<Activity>>,
+    /// Matches read but not yet returned: one run per segment read (an emptied run is
+    /// dropped on the next call).
+    runs: Vec<Run>,
     last: Option<Cursor>,
     stats: ScanStats,
     failed: bool,
@@ -638,7 +662,7 @@ impl Scan<'_> {
     }
 
     fn held(&self) -> usize {
-        self.runs.iter().map(Vec::len).sum()
+        self.runs.iter().map(|r| r.order.len()).sum()
     }
 
     /// The run whose last item comes next, if any is held. Runs overlap only where
@@ -646,7 +670,7 @@ impl Scan<'_> {
     fn next_run(&self) -> Option<usize> {
         let mut best: Option<(usize, (i64, ActivityId))> = None;
         for (i, run) in self.runs.iter().enumerate() {
-            let Some(k) = run.last().map(key) else {
+            let Some(k) = run.next_key() else {
                 continue;
             };
             let better = best.is_none_or(|(_, b)| match self.direction {
@@ -666,12 +690,12 @@ impl Scan<'_> {
         let Some(next) = self.unread.last() else {
             return false;
         };
-        let Some(held) = next_run.and_then(|i| self.runs.get(i)?.last()) else {
+        let Some((held_ms, _)) = next_run.and_then(|i| self.runs.get(i)?.next_key()) else {
             return true;
         };
         match self.direction {
-            Direction::Ascending => next.occurred_min_ms <= held.occurred_at_ms,
-            Direction::Descending => next.occurred_max_ms >= held.occurred_at_ms,
+            Direction::Ascending => next.occurred_min_ms <= held_ms,
+            Direction::Descending => next.occurred_max_ms >= held_ms,
         }
     }
 
@@ -679,37 +703,33 @@ impl Scan<'_> {
         self.stats.segments_read += 1;
         let cursor = self.after.map(|(t, id)| Cursor::at(t, id, self.direction));
         let test = ScanTest::new(&self.filter, cursor, self.direction);
-        let source = self.source;
-        let mut result = Ok(());
-        let mut found = RunBuilder::default();
-        for a in source.scan_matching(s.first, s.end, &test) {
-            match a {
-                Ok(a) => {
-                    debug_assert!(matches(&self.filter, &a));
-                    found.push(a);
-                }
-                Err(e) => {
-                    result = Err(e.into());
-                    break;
-                }
-            }
-        }
+        let mut records = Records::default();
+        let result = self
+            .source
+            .scan_matching(s.first, s.end, &test, &mut records);
         self.stats.activities_read += test.read();
-        if result.is_ok() && !found.is_empty() {
-            self.runs.push(found.finish(self.direction));
+        result?;
+        if !records.is_empty() {
+            let order = RunBuilder::new(&records).finish(&records, self.direction);
+            self.runs.push(Run { records, order });
         }
         self.stats.held_max = self.stats.held_max.max(self.held());
-        result
+        Ok(())
     }
-}
 
-impl Iterator for Scan<'_> {
-    type Item = Result<Activity>;
+    /// The next match, decoded in place: it borrows the scan's buffer until the next
+    /// call, so reading through views allocates nothing per activity.
+    pub fn next_view(&mut self) -> Option<Result<ActivityView<'_>>> {
+        let taken = self.take_next()?;
+        Some(taken.and_then(Taken::view))
+    }
 
-    fn next(&mut self) -> Option<Result<Activity>> {
+    /// The next match's record, moving the cursor past it.
+    pub(crate) fn take_next(&mut self) -> Option<Result<Taken<'_>>> {
         if self.remaining == 0 || self.failed {
             return None;
         }
+        self.runs.retain(|r| !r.order.is_empty());
         let mut next_run = self.next_run();
         while self.must_read_next(next_run) {
             let Some(s) = self.unread.pop() else { break };
@@ -719,18 +739,36 @@ impl Iterator for Scan<'_> {
             }
             next_run = self.next_run();
         }
-        let i = next_run?;
-        let run = self.runs.get_mut(i)?;
-        let next = run.pop()?;
-        if run.is_empty() {
-            self.runs.swap_remove(i);
-        }
-        debug_assert!(self.last.is_none_or(|c| match self.direction {
-            Direction::Ascending => c.key() < (next.occurred_at_ms, next.id),
-            Direction::Descending => c.key() > (next.occurred_at_ms, next.id),
+        let Self {
+            runs,
+            direction,
+            remaining,
+            last,
+            failed,
+            ..
+        } = self;
+        let run = runs.get_mut(next_run?)?;
+        let at = run.order.pop()?;
+        let (occurred_at_ms, id) = run.records.key(at);
+        debug_assert!(last.is_none_or(|c| match *direction {
+            Direction::Ascending => c.key() < (occurred_at_ms, id),
+            Direction::Descending => c.key() > (occurred_at_ms, id),
         }));
-        self.remaining -= 1;
-        self.last = Some(Cursor::after(&next, self.direction));
-        Some(Ok(next))
+        *remaining -= 1;
+        *last = Some(Cursor::at(occurred_at_ms, id, *direction));
+        Some(Ok(Taken {
+            records: &run.records,
+            at,
+            failed,
+        }))
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<Activity>;
+
+    fn next(&mut self) -> Option<Result<Activity>> {
+        let taken = self.take_next()?;
+        Some(taken.and_then(Taken::activity))
     }
 }

@@ -38,6 +38,7 @@ mod json;
 mod lex;
 mod parse;
 mod plan;
+mod records;
 mod resolve;
 mod smart;
 mod time;
@@ -54,6 +55,7 @@ pub use plan::{
     PersonsPostings, Plan, PostingIndex, Postings, Query, ValueLookup, ValueSlot,
     FETCH_BATCH_FIRST, FETCH_BATCH_MAX, PERSON_PLAN_SURE_MAX, VALUE_POSTINGS_HELD_MAX,
 };
+pub use records::Records;
 pub use resolve::{
     matches, matches_view, resolve, AttrMatch, ResolvedFilter, Scalar, Slot, ValuePred,
 };

@@ -6,12 +6,14 @@
 //! path applies the whole filter to every activity it fetches, so a path only has to
 //! return a superset of the matches, in (occurred_at, id) order.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::{
-    check_cursor, id_window, occurred_bounds, scan, ActivitySource, Cursor, Direction,
-    QueryOptions, Scan, SourceError,
+    check_cursor, header_verdict, id_window, occurred_bounds, scan, ActivitySource, Cursor,
+    Direction, QueryOptions, Scan, SourceError,
 };
-use crate::resolve::{matches, ResolvedFilter, Scalar, Slot, ValuePred};
+use crate::records::{Records, Taken};
+use crate::resolve::{matches_view, ResolvedFilter, Scalar, Slot, ValuePred};
+use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, AttributeId, DataType, PersonId, TypeId, Value};
 use roaring::RoaringTreemap;
 use std::cmp::Reverse;
@@ -782,14 +784,29 @@ impl Query<'_> {
     }
 }
 
+impl Query<'_> {
+    /// The next match, decoded in place: it borrows the query's buffers until the next
+    /// call, so a caller that reads views allocates nothing per activity (the
+    /// [`Iterator`] copies each into an owned [`Activity`]).
+    pub fn next_view(&mut self) -> Option<Result<ActivityView<'_>>> {
+        let taken = self.take_next()?;
+        Some(taken.and_then(Taken::view))
+    }
+
+    fn take_next(&mut self) -> Option<Result<Taken<'_>>> {
+        match &mut self.inner {
+            Inner::Scan(s) => s.take_next(),
+            Inner::Index(r) => r.take_next(),
+        }
+    }
+}
+
 impl Iterator for Query<'_> {
     type Item = Result<Activity>;
 
     fn next(&mut self) -> Option<Result<Activity>> {
-        match &mut self.inner {
-            Inner::Scan(s) => s.next(),
-            Inner::Index(r) => r.next(),
-        }
+        let taken = self.take_next()?;
+        Some(taken.and_then(Taken::activity))
     }
 }
 
@@ -846,7 +863,10 @@ struct IndexRun<'s> {
     after: Option<(i64, ActivityId)>,
     end: ActivityId,
     remaining: usize,
-    /// A lazy k-way merge: ascending uses `Reverse` to pop the smallest key.
+    /// The postings of a plan with one stream (one type, one person, or a value
+    /// plan), already in result order: no merge.
+    single: Option<Postings<'s>>,
+    /// A lazy k-way merge of several: ascending uses `Reverse` to pop the smallest key.
     ascending: BinaryHeap<Reverse<Head<'s>>>,
     descending: BinaryHeap<Head<'s>>,
     last: Option<Cursor>,
@@ -855,13 +875,17 @@ struct IndexRun<'s> {
     /// Size of the next fetch batch: doubles from [`FETCH_BATCH_FIRST`] to
     /// [`FETCH_BATCH_MAX`].
     batch_len: usize,
-    /// Matches fetched but not yet returned, in result order.
-    ready: VecDeque<Activity>,
+    /// The last posting taken off the merge: one listed again (runs may overlap) is
+    /// taken once.
+    popped: Option<(i64, ActivityId)>,
+    /// The records of one batch, in id order, and the positions among them of those
+    /// not yet returned, in result order (not yet tested against the filter).
+    records: Records,
+    ready: VecDeque<usize>,
     /// Scratch of one batch, kept to reuse their allocations: postings in result
-    /// order, their ids ascending, and what the source returned for those ids.
+    /// order and their ids ascending.
     keys: Vec<(i64, ActivityId)>,
     ids: Vec<ActivityId>,
-    got: Vec<Option<Activity>>,
 }
 
 impl<'s> IndexRun<'s> {
@@ -926,19 +950,25 @@ impl<'s> IndexRun<'s> {
             after: options.cursor.map(|c| (c.occurred_at_ms(), c.id())),
             end: source.end_id(),
             remaining: options.limit,
+            single: None,
             ascending: BinaryHeap::new(),
             descending: BinaryHeap::new(),
             last: None,
             fetched: 0,
             failed: false,
             batch_len: FETCH_BATCH_FIRST,
+            popped: None,
+            records: Records::default(),
             ready: VecDeque::new(),
             keys: Vec::new(),
             ids: Vec::new(),
-            got: Vec::new(),
         };
-        for s in streams {
-            run.push(s)?;
+        if streams.len() == 1 {
+            run.single = streams.into_iter().next();
+        } else {
+            for s in streams {
+                run.push(s)?;
+            }
         }
         Ok(run)
     }
@@ -955,6 +985,9 @@ impl<'s> IndexRun<'s> {
     }
 
     fn pop(&mut self) -> Result<Option<(i64, ActivityId)>> {
+        if let Some(single) = &mut self.single {
+            return Ok(single.next().transpose()?);
+        }
         let head = match self.direction {
             Direction::Ascending => self.ascending.pop().map(|Reverse(h)| h),
             Direction::Descending => self.descending.pop(),
@@ -970,20 +1003,31 @@ impl<'s> IndexRun<'s> {
             .or_else(|| self.after.map(|(t, id)| Cursor::at(t, id, self.direction)))
     }
 
-    fn step(&mut self) -> Result<Option<Activity>> {
+    /// The position in `records` of the next match, fetching batches as needed.
+    fn step(&mut self) -> Result<Option<usize>> {
         loop {
-            if let Some(a) = self.ready.pop_front() {
-                return Ok(Some(a));
-            }
-            if !self.fetch_batch()? {
-                return Ok(None);
+            let Some(i) = self.ready.pop_front() else {
+                if !self.fetch_batch()? {
+                    return Ok(None);
+                }
+                continue;
+            };
+            // Most filters of an index plan (a type, a person, a time range) are
+            // decided by the header, without decoding the record.
+            let header = self.records.header(i);
+            let matched = match header_verdict(&self.filter, &header) {
+                Some(verdict) => verdict,
+                None => matches_view(&self.filter, &self.records.view(i)?),
+            };
+            if matched {
+                return Ok(Some(i));
             }
         }
     }
 
-    /// Takes the next batch of postings off the merge, fetches their activities in id
-    /// order with one [`ActivitySource::get_batch`], and queues the matches in result
-    /// order. Returns `false` once the postings are exhausted.
+    /// Takes the next batch of postings off the merge, fetches their records in id
+    /// order with one [`ActivitySource::get_batch`], and queues them in result order.
+    /// Returns `false` once the postings are exhausted.
     fn fetch_batch(&mut self) -> Result<bool> {
         // A query that wants few more items needs no bigger batch than that (the
         // filter may reject some, so the next batch makes up the rest).
@@ -991,6 +1035,9 @@ impl<'s> IndexRun<'s> {
         self.keys.clear();
         while self.keys.len() < want {
             let Some(key) = self.pop()? else { break };
+            if self.popped.replace(key) == Some(key) {
+                continue;
+            }
             let beyond = match (self.after, self.direction) {
                 (Some(c), Direction::Ascending) => key <= c,
                 (Some(c), Direction::Descending) => key >= c,
@@ -1009,32 +1056,41 @@ impl<'s> IndexRun<'s> {
         self.ids.sort_unstable();
         self.ids.dedup();
         self.fetched += self.ids.len() as u64;
-        self.got.clear();
-        self.source.get_batch(&self.ids, &mut self.got)?;
-        debug_assert_eq!(self.got.len(), self.ids.len());
+        self.records.clear();
+        self.ready.clear();
+        self.source.get_batch(&self.ids, &mut self.records)?;
         for key in &self.keys {
-            let Ok(i) = self.ids.binary_search(&key.1) else {
-                continue;
-            };
-            // `take` also drops a posting listed twice.
-            if let Some(a) = self.got.get_mut(i).and_then(Option::take) {
-                if matches(&self.filter, &a) {
-                    self.ready.push_back(a);
+            // An id the source did not return is not visible (any more).
+            if let Some(i) = self.records.find(key.1) {
+                if self.records.key(i) != *key {
+                    return Err(Error::Invalid(format!(
+                        "the index lists activity {} at {} ms, but it occurred at {} ms",
+                        key.1.get(),
+                        key.0,
+                        self.records.key(i).0
+                    )));
                 }
+                self.ready.push_back(i);
             }
         }
         Ok(true)
     }
 
-    fn next(&mut self) -> Option<Result<Activity>> {
+    /// The next match's record, moving the cursor past it.
+    fn take_next(&mut self) -> Option<Result<Taken<'_>>> {
         if self.remaining == 0 || self.failed {
             return None;
         }
         match self.step() {
-            Ok(Some(a)) => {
+            Ok(Some(at)) => {
+                let (occurred_at_ms, id) = self.records.key(at);
                 self.remaining -= 1;
-                self.last = Some(Cursor::after(&a, self.direction));
-                Some(Ok(a))
+                self.last = Some(Cursor::at(occurred_at_ms, id, self.direction));
+                Some(Ok(Taken {
+                    records: &self.records,
+                    at,
+                    failed: &mut self.failed,
+                }))
             }
             Ok(None) => None,
             Err(e) => {

@@ -7,7 +7,9 @@ use crate::plan::{
     choose_plan, execute, key_spans, key_spans_exact, Plan, PostingIndex, ValueLookup, ValueSlot,
     FETCH_BATCH_MAX, VALUE_POSTINGS_HELD_MAX,
 };
-use crate::resolve::{matches, resolve_in_type, type_id, ResolvedFilter};
+use crate::records::Records;
+use crate::resolve::{matches, matches_view, resolve_in_type, type_id, ResolvedFilter};
+use actlog_model::codec::ActivityView;
 use actlog_model::{Activity, ActivityId, Catalog, PersonId, TypeId};
 use roaring::RoaringTreemap;
 use std::collections::HashMap;
@@ -44,9 +46,21 @@ pub struct ResolvedDid {
 impl ResolvedDid {
     /// Whether `activity` counts towards this term.
     pub fn counts(&self, activity: &Activity) -> bool {
-        activity.type_id == self.type_id
-            && (self.min_ms..=self.max_ms).contains(&activity.occurred_at_ms)
+        self.counts_header(&ActivityHeader::of(activity))
             && self.filter.as_ref().is_none_or(|f| matches(f, activity))
+    }
+
+    /// [`ResolvedDid::counts`] on a record decoded in place.
+    pub fn counts_view(&self, view: &ActivityView<'_>) -> bool {
+        self.counts_header(&ActivityHeader::of_view(view))
+            && self.filter.as_ref().is_none_or(|f| matches_view(f, view))
+    }
+
+    /// Whether an activity with this header is of the term's type and time; all that
+    /// [`ResolvedDid::counts`] asks when the term has no filter.
+    fn counts_header(&self, header: &ActivityHeader) -> bool {
+        header.type_id == self.type_id
+            && (self.min_ms..=self.max_ms).contains(&header.occurred_at_ms)
     }
 }
 
@@ -547,13 +561,18 @@ fn did_within(
             let mut ids: Vec<ActivityId> = candidates.iter().map(|(id, _)| *id).collect();
             ids.sort_unstable();
             ids.dedup();
-            let mut got = Vec::with_capacity(FETCH_BATCH_MAX.min(ids.len()));
+            let mut got = Records::default();
             for chunk in ids.chunks(FETCH_BATCH_MAX) {
                 got.clear();
                 source.get_batch(chunk, &mut got)?;
-                for a in got.iter().flatten() {
-                    if did.counts(a) {
-                        counter.add(a.person.get());
+                for i in 0..got.len() {
+                    let header = got.header(i);
+                    let counts = match &did.filter {
+                        None => did.counts_header(&header),
+                        Some(_) => did.counts_view(&got.view(i)?),
+                    };
+                    if counts {
+                        counter.add(header.person.get());
                     }
                 }
             }

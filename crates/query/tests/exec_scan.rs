@@ -11,8 +11,9 @@ use actlog_query::{
     candidate_plans, choose_plan, execute, id_window, key_spans, key_spans_exact, matches,
     matches_view, may_match, parse_filter, parse_smart_list, people, people_brute_force,
     people_indexed, resolve, resolve_smart_list, scan, ActivityHeader, ActivitySource, AttrMatch,
-    Cursor, Direction, KeySpan, OpKind, Plan, PostingIndex, Postings, QueryOptions, ResolvedFilter,
-    Scalar, ScanTest, SegmentSpan, Slot, SourceError, ValuePred, ValueSlot, PERSON_PLAN_SURE_MAX,
+    Cursor, Direction, KeySpan, OpKind, Plan, PostingIndex, Postings, QueryOptions, Records,
+    ResolvedFilter, Scalar, ScanTest, SegmentSpan, Slot, SourceError, ValuePred, ValueSlot,
+    PERSON_PLAN_SURE_MAX,
 };
 use proptest::prelude::*;
 use roaring::RoaringTreemap;
@@ -106,32 +107,38 @@ impl ActivitySource for MemLog {
         Box::new(self.activities[from..to].iter().cloned().map(Ok))
     }
 
-    fn scan_matching<'a>(
-        &'a self,
+    fn scan_matching(
+        &self,
         from: ActivityId,
         to: ActivityId,
-        test: &'a ScanTest<'a>,
-    ) -> Box<dyn Iterator<Item = Result<Activity, SourceError>> + Send + 'a> {
+        test: &ScanTest<'_>,
+        out: &mut Records,
+    ) -> Result<(), SourceError> {
         if !self.records {
-            return Box::new(self.scan(from, to).filter(move |a| {
-                a.as_ref().map_or(true, |a| {
-                    test.header(&ActivityHeader::of(a)) && test.activity(a)
-                })
-            }));
+            for a in self.scan(from, to) {
+                let a = a?;
+                if test.header(&ActivityHeader::of(&a)) && test.activity(&a) {
+                    out.push_activity(&a);
+                }
+            }
+            return Ok(());
         }
         let to = (to.get() as usize).min(self.activities.len());
         let from = (from.get() as usize).min(to);
-        Box::new(self.activities[from..to].iter().filter_map(move |a| {
+        for a in &self.activities[from..to] {
             let bytes = record(a);
             let view = codec::decode_activity_view(a.id, &bytes).unwrap();
             let header = ActivityHeader::of_view(&view);
             assert_eq!(header, ActivityHeader::of(a));
             if !test.header(&header) {
-                return None;
+                continue;
             }
             assert_eq!(test.view(&view), test.activity(a));
-            test.view(&view).then(|| Ok(view.to_activity()))
-        }))
+            if test.view(&view) {
+                out.push(header, &bytes);
+            }
+        }
+        Ok(())
     }
 
     fn first_id(&self) -> ActivityId {
@@ -808,8 +815,20 @@ proptest! {
         for plan in plans {
             let unlimited = QueryOptions { direction, limit: usize::MAX, cursor: None };
             let mut q = execute(&log, &index, f.clone(), plan.clone(), &unlimited).unwrap();
-            let got: Vec<u64> = q.by_ref().map(|a| a.unwrap().id.get()).collect();
+            let got: Vec<Activity> = q.by_ref().map(|a| a.unwrap()).collect();
+            // Whole activities, as recorded, not only their ids.
+            for a in &got {
+                prop_assert_eq!(a, &log.activities[a.id.get() as usize]);
+            }
+            let got: Vec<u64> = got.iter().map(|a| a.id.get()).collect();
             prop_assert_eq!(&got, &expected, "{} with {}", text, plan.plan);
+            // Read in place, the same.
+            let mut q = execute(&log, &index, f.clone(), plan.clone(), &unlimited).unwrap();
+            let mut viewed = Vec::new();
+            while let Some(view) = q.next_view() {
+                viewed.push(view.unwrap().id.get());
+            }
+            prop_assert_eq!(&viewed, &expected, "{} in place with {}", text, plan.plan);
             let explain = q.explain();
             prop_assert!(explain.actual.unwrap() >= got.len() as u64);
 
@@ -827,6 +846,128 @@ proptest! {
             }
             prop_assert_eq!(&paged, &expected, "{} paged with {}", text, plan.plan);
         }
+    }
+}
+
+/// A [`FakeIndex`] whose by-type postings are each listed twice (as runs that overlap
+/// list them), or with one posting's time off by a millisecond.
+struct Listing {
+    index: FakeIndex,
+    twice: bool,
+    wrong_time_of: Option<ActivityId>,
+}
+
+impl PostingIndex for Listing {
+    fn by_type(&self, t: TypeId, min_ms: i64, max_ms: i64, d: Direction) -> Postings<'_> {
+        let mut keys = Vec::new();
+        for k in self.index.by_type(t, min_ms, max_ms, d) {
+            let (t, id) = k.unwrap();
+            let t = if Some(id) == self.wrong_time_of {
+                t + 1
+            } else {
+                t
+            };
+            keys.push(Ok((t, id)));
+            if self.twice {
+                keys.push(Ok((t, id)));
+            }
+        }
+        Box::new(keys.into_iter())
+    }
+    fn estimate_type(&self, t: TypeId, min_ms: i64, max_ms: i64) -> u64 {
+        self.index.estimate_type(t, min_ms, max_ms)
+    }
+    fn by_person(
+        &self,
+        p: PersonId,
+        types: Option<&[TypeId]>,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
+        self.index.by_person(p, types, ids)
+    }
+    fn estimate_person(&self, p: PersonId, ids: Range<ActivityId>) -> u64 {
+        self.index.estimate_person(p, ids)
+    }
+    fn value_type(&self, t: TypeId, slot: ValueSlot) -> Option<DataType> {
+        self.index.value_type(t, slot)
+    }
+    fn by_value(
+        &self,
+        t: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> Postings<'_> {
+        self.index.by_value(t, slot, keys, ids)
+    }
+    fn estimate_value(
+        &self,
+        t: TypeId,
+        slot: ValueSlot,
+        keys: &KeySpan,
+        ids: Range<ActivityId>,
+    ) -> u64 {
+        self.index.estimate_value(t, slot, keys, ids)
+    }
+    fn type_persons(
+        &self,
+        t: TypeId,
+        min_ms: i64,
+        max_ms: i64,
+        f: &mut dyn FnMut(ActivityId, PersonId),
+    ) -> Result<(), SourceError> {
+        self.index.type_persons(t, min_ms, max_ms, f)
+    }
+    fn everyone(&self) -> Result<RoaringTreemap, SourceError> {
+        self.index.everyone()
+    }
+}
+
+/// An index plan returns a posting listed twice once, also when the two listings fall
+/// in different fetch batches; and a posting whose time disagrees with its record (the
+/// order of results depends on it) is an error, not a result out of order.
+#[test]
+fn index_plans_take_each_posting_once_and_check_its_time() {
+    let c = catalog();
+    let type_id = c.by_api_name("webinarAttended").unwrap().id();
+    let data: Vec<(u64, i64, u8, i32)> =
+        (0..300u64).map(|i| (i % 5, i as i64 / 10, 0, 10)).collect();
+    let log = MemLog {
+        activities: make(type_id, &data, 0, &c),
+        cuts: vec![100],
+        records: true,
+    };
+    let f = resolve(&parse_filter("type = webinarAttended").unwrap(), &c, NOW_MS).unwrap();
+    for direction in [Direction::Ascending, Direction::Descending] {
+        let expected = oracle(&log, &f, direction);
+        let twice = Listing {
+            index: FakeIndex(log.activities.clone()),
+            twice: true,
+            wrong_time_of: None,
+        };
+        let plan = candidate_plans(&log, &twice, &f)
+            .into_iter()
+            .find(|p| matches!(p.plan, Plan::TypeTime { .. }))
+            .unwrap();
+        let unlimited = QueryOptions {
+            direction,
+            limit: usize::MAX,
+            cursor: None,
+        };
+        let q = execute(&log, &twice, f.clone(), plan.clone(), &unlimited).unwrap();
+        let got: Vec<u64> = q.map(|a| a.unwrap().id.get()).collect();
+        assert_eq!(got, expected);
+
+        let wrong = Listing {
+            index: FakeIndex(log.activities.clone()),
+            twice: false,
+            wrong_time_of: Some(ActivityId(150)),
+        };
+        let q = execute(&log, &wrong, f.clone(), plan, &unlimited).unwrap();
+        let got: Vec<_> = q.collect();
+        let err = got.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(err.contains("activity 150"), "{err}");
+        assert!(got[..got.len() - 1].iter().all(|a| a.is_ok()));
     }
 }
 

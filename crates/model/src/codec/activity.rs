@@ -20,25 +20,60 @@ use crate::value::ValueRef;
 ///
 /// None today; the `Result` keeps room for encodings that can fail.
 pub fn encode_activity_into(activity: &ValidActivity, out: &mut Vec<u8>) -> Result<()> {
-    debug_assert!(activity.attributes.windows(2).all(|w| w[0].0 < w[1].0));
+    put_record(
+        out,
+        activity.person,
+        activity.type_id,
+        activity.occurred_at_ms,
+        activity.primary.as_ref(),
+        &activity.attributes,
+        activity.idempotency_key.as_deref(),
+    );
+    Ok(())
+}
+
+/// Appends the record of an activity already recorded (its id is not part of the
+/// record): the bytes the log holds for it, which [`decode_activity`] turns back into
+/// `activity`.
+pub fn encode_recorded_into(activity: &Activity, out: &mut Vec<u8>) {
+    put_record(
+        out,
+        activity.person,
+        activity.type_id,
+        activity.occurred_at_ms,
+        activity.primary.as_ref(),
+        &activity.attributes,
+        activity.idempotency_key.as_deref(),
+    );
+}
+
+fn put_record(
+    out: &mut Vec<u8>,
+    person: PersonId,
+    type_id: TypeId,
+    occurred_at_ms: i64,
+    primary: ValueRef<'_>,
+    attributes: &[(AttributeId, crate::value::Value)],
+    idempotency_key: Option<&str>,
+) {
+    debug_assert!(attributes.windows(2).all(|w| w[0].0 < w[1].0));
     out.push(ACTIVITY_FORMAT_VERSION);
-    wire::put_u64(out, activity.person.0);
-    wire::put_u64(out, u64::from(activity.type_id.0));
-    wire::put_i64(out, activity.occurred_at_ms);
-    put_value(out, activity.primary.as_ref());
-    wire::put_u64(out, activity.attributes.len() as u64);
-    for (id, value) in &activity.attributes {
+    wire::put_u64(out, person.0);
+    wire::put_u64(out, u64::from(type_id.0));
+    wire::put_i64(out, occurred_at_ms);
+    put_value(out, primary);
+    wire::put_u64(out, attributes.len() as u64);
+    for (id, value) in attributes {
         wire::put_u64(out, u64::from(id.0));
         put_value(out, value.as_ref());
     }
-    match &activity.idempotency_key {
+    match idempotency_key {
         None => out.push(0),
         Some(key) => {
             out.push(1);
             wire::put_str(out, key);
         }
     }
-    Ok(())
 }
 
 /// The encoding of `activity`.

@@ -35,7 +35,8 @@ mod wire;
 
 pub use activity::{
     decode_activity, decode_activity_view, decode_activity_view_if, encode_activity,
-    encode_activity_into, peek_activity, ActivityView, AttributesIter, AttributesView,
+    encode_activity_into, encode_recorded_into, peek_activity, ActivityView, AttributesIter,
+    AttributesView,
 };
 pub use event::{decode_event, encode_event, encode_event_into};
 
