@@ -546,7 +546,8 @@ fn percentile_us(samples: &mut [u128], p: f64) -> u128 {
 /// watch the queries alone; `ACTLOG_QUERY_BENCH_ONLY=2` runs one figure (1 to 4);
 /// `ACTLOG_QUERY_BENCH_ROUNDS=5` runs the person figure (each round with other persons)
 /// and the type figure five times over, to tell a process's first reads from later ones;
-/// `ACTLOG_QUERY_BENCH_NO_SCAN=1` leaves out the smart list's log-scan comparison (which
+/// `ACTLOG_QUERY_BENCH_SLED_CACHE_MB=512` opens the index with that sled cache (default
+/// 64); `ACTLOG_QUERY_BENCH_NO_SCAN=1` leaves out the smart list's log-scan comparison (which
 /// reads every activity), so that a profile of figure 3 shows the indexed answer.
 #[test]
 #[ignore = "takes minutes; prints the figures of docs/BENCHMARKS.md"]
@@ -636,7 +637,14 @@ fn query_figures() {
     }
     // Start from an index on disk, as after a restart.
     engine.close().unwrap();
-    let engine = Engine::open(&path, Options::default()).unwrap();
+    let mut options = Options::default();
+    if let Some(mb) = std::env::var("ACTLOG_QUERY_BENCH_SLED_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        options.index.sled_cache_bytes = mb << 20;
+    }
+    let engine = Engine::open(&path, options).unwrap();
 
     let count = |text: &str| -> (u64, String) {
         let mut q = engine.query_text(text, QueryOptions::default()).unwrap();
