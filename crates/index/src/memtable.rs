@@ -6,9 +6,10 @@
 //! position), and each value posting is an 8-byte entry naming its group key by a small
 //! number, so each distinct key is escaped and stored once and a flush sorts integers,
 //! comparing key bytes only to rank the distinct keys (by a radix sort of their first
-//! eight bytes, whole keys only where those tie). A person's documents are chained newest to oldest, so a person lookup
-//! reads only theirs; other readers scan the table linearly; it is bounded by
-//! `memtable_postings_max`.
+//! eight bytes, whole keys only where those tie). In a live table a person's documents
+//! are chained newest to oldest, so a person lookup reads only theirs; other readers
+//! scan the table linearly; it is bounded by `memtable_postings_max`. A bulk load's
+//! tables are never read, only written as runs, so they keep no chains.
 //!
 //! A flush orders each family with a stable LSD radix sort of (key, document) pairs:
 //! documents are appended in id order, so sorting by the group (and occurred_at) alone
@@ -60,6 +61,10 @@ pub(crate) struct Memtable {
     /// For each document, the person's document before it (`NO_DOC` for none), so a
     /// person's postings are read in O(their count), not by scanning the table.
     person_prev: Vec<u32>,
+    /// Whether `person_last` and `person_prev` are kept. A bulk load's tables are only
+    /// written, never read: the chains cost a hash insert per document and 4 bytes of
+    /// fresh memory each, for nothing.
+    unchained: bool,
     /// Whether [`reserve`](Self::reserve) was called (it is tried once per allocation).
     reserved: bool,
 }
@@ -236,6 +241,16 @@ impl Memtable {
         }
     }
 
+    /// A table for a bulk load: it holds no person chains, so [`persons`](Self::persons)
+    /// and [`person_docs`](Self::person_docs) find nothing in it; only
+    /// [`groups`](Self::groups) reads it.
+    pub fn unchained(first_id: u64) -> Self {
+        Memtable {
+            unchained: true,
+            ..Memtable::new(first_id)
+        }
+    }
+
     /// Empties the table for ids from `first_id`, keeping its allocations: a bulk load
     /// fills one table after another, and growing each anew from nothing faulted in tens
     /// of megabytes of fresh zeroed pages per table.
@@ -254,6 +269,7 @@ impl Memtable {
             scratch,
             person_last,
             person_prev,
+            unchained: _,
             reserved: _,
         } = self;
         *first = first_id;
@@ -287,9 +303,11 @@ impl Memtable {
         let docs = postings_max / 2;
         let grow = |len: usize, want: usize| want.saturating_sub(len);
         let _ = self.docs.try_reserve_exact(grow(self.docs.len(), docs));
-        let _ = self
-            .person_prev
-            .try_reserve_exact(grow(self.person_prev.len(), docs));
+        if !self.unchained {
+            let _ = self
+                .person_prev
+                .try_reserve_exact(grow(self.person_prev.len(), docs));
+        }
         let _ = self
             .primary
             .try_reserve_exact(grow(self.primary.len(), postings_max / 3));
@@ -347,8 +365,10 @@ impl Memtable {
                 occ: d.occurred_at_ms,
                 type_id,
             });
-            let prev = self.person_last.insert(d.person.get(), doc);
-            self.person_prev.push(prev.unwrap_or(NO_DOC));
+            if !self.unchained {
+                let prev = self.person_last.insert(d.person.get(), doc);
+                self.person_prev.push(prev.unwrap_or(NO_DOC));
+            }
             self.postings += 2;
             if let Some(k) = d.primary_key {
                 let key = self.number(FAMILY_PRIMARY, &type_id.to_be_bytes(), k);
@@ -625,6 +645,37 @@ mod tests {
             reserved.add(&docs[400..]);
             assert_eq!(dump(&reserved, 7), dump(&plain, 7), "{postings_max}");
         }
+    }
+
+    #[test]
+    fn an_unchained_table_writes_what_a_chained_one_does() {
+        let attrs = [(actlog_model::AttributeId(3), b"v".as_slice())];
+        let docs: Vec<IndexDoc<'_>> = (0..1_000u64)
+            .map(|i| IndexDoc {
+                id: actlog_model::ActivityId(i),
+                person: actlog_model::PersonId(i * 7 % 13),
+                type_id: actlog_model::TypeId(1 + (i % 3) as u32),
+                occurred_at_ms: 1_000 * i as i64 - (i % 5) as i64 * 3_000,
+                primary_key: Some(if i % 2 == 0 { b"even" } else { b"odd" }),
+                attributes: &attrs[..(i % 2) as usize],
+            })
+            .collect();
+        let mut chained = Memtable::new(0);
+        chained.add(&docs);
+        let mut unchained = Memtable::unchained(0);
+        unchained.reserve(10_000);
+        unchained.add(&docs[..500]);
+        unchained.reset(500);
+        unchained.add(&docs[500..]);
+        let mut again = Memtable::new(500);
+        again.add(&docs[500..]);
+        let (groups, persons, postings) = dump(&again, 13);
+        assert!(persons.iter().all(|p| !p.is_empty()));
+        let (u_groups, u_persons, u_postings) = dump(&unchained, 13);
+        assert_eq!((u_groups, u_postings), (groups, postings));
+        assert!(u_persons.iter().all(Vec::is_empty));
+        assert!(unchained.person_prev.capacity() == 0 && unchained.persons().next().is_none());
+        assert_eq!(dump(&chained, 13).2, 3_500);
     }
 
     proptest! {
