@@ -229,7 +229,7 @@ pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>, key_bits: u32, buf: &mut Vec<(
         std::mem::swap(v, buf);
         shift += RADIX_BITS;
     }
-    debug_assert!(v.windows(2).all(|w| w[0] <= w[1]));
+    debug_assert!(v.windows(2).all(|w| w[0].0 <= w[1].0));
 }
 
 impl Memtable {
@@ -530,26 +530,40 @@ impl Memtable {
 
     /// The numbers of the distinct value keys, in key byte order. Keys are many when
     /// values are (an id or a URL per activity), so they are radix-sorted by their first
-    /// eight bytes and only keys that share those are compared whole.
+    /// sixteen bytes and only keys that share those are compared whole. Eight bytes were
+    /// too few: a key starts with its type (and attribute), so a value family's keys of
+    /// one attribute shared their first six or eight bytes, and comparing them whole was
+    /// most of the flush's ranking.
     fn keys_in_order(
         &self,
         keyed: &mut Vec<(u64, u32)>,
         radix: &mut Vec<(u64, u32)>,
         order: &mut Vec<u32>,
     ) {
-        let prefix = |k: &[u8]| {
+        // Bytes `at..at + 8` of `k` as a big-endian number, zero-padded: a key that is a
+        // prefix of another gets a word no larger than the other's.
+        let word = |k: &[u8], at: usize| {
             let mut b = [0u8; 8];
-            let n = k.len().min(8);
-            b[..n].copy_from_slice(&k[..n]);
+            let tail = k.get(at..).unwrap_or_default();
+            let n = tail.len().min(8);
+            b[..n].copy_from_slice(&tail[..n]);
             u64::from_be_bytes(b)
         };
+        // LSD: by the second word, then (stably) by the first.
         keyed.clear();
-        keyed.extend((0..self.spans.len() as u32).map(|n| (prefix(self.key_of(n)), n)));
+        keyed.extend((0..self.spans.len() as u32).map(|n| (word(self.key_of(n), 8), n)));
+        radix_sort(keyed, u64::BITS, radix);
+        for e in keyed.iter_mut() {
+            e.0 = word(self.key_of(e.1), 0);
+        }
         radix_sort(keyed, u64::BITS, radix);
         let mut start = 0;
         while start < keyed.len() {
-            let p = keyed[start].0;
-            let end = start + keyed[start..].partition_point(|e| e.0 == p);
+            let (p, n) = keyed[start];
+            let second = word(self.key_of(n), 8);
+            let end = start
+                + keyed[start..]
+                    .partition_point(|e| e.0 == p && word(self.key_of(e.1), 8) == second);
             if end - start > 1 {
                 keyed[start..end].sort_unstable_by(|a, b| self.key_of(a.1).cmp(self.key_of(b.1)));
             }
@@ -756,13 +770,13 @@ mod tests {
         #[test]
         fn keys_come_in_byte_order(
             values in prop::collection::vec(
-                (0usize..3, prop::collection::vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..14)),
+                (0usize..4, prop::collection::vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..14)),
                 0..300,
             ),
         ) {
-            // Values under shared prefixes of 0 to 9 bytes, so that many keys agree on
-            // their first eight bytes and some are shorter than that.
-            let prefixes: [&[u8]; 3] = [b"", b"webinar-", b"webinar-2026"];
+            // Values under shared prefixes of 0 to 19 bytes, so that many keys agree on
+            // their first eight or sixteen bytes and some are shorter than that.
+            let prefixes: [&[u8]; 4] = [b"", b"webinar-", b"webinar-2026", b"webinar-2026-11-29-"];
             let mut m = Memtable::new(0);
             for (p, tail) in &values {
                 let value = [prefixes[*p], tail.as_slice()].concat();
