@@ -566,9 +566,14 @@ impl Memtable {
         while start < keyed.len() {
             let (p, n) = keyed[start];
             let second = word(self.key_of(n), 8);
-            let end = start
-                + keyed[start..]
-                    .partition_point(|e| e.0 == p && word(self.key_of(e.1), 8) == second);
+            // Ties are few and short: a scan, not a binary search over every key left.
+            let mut end = start + 1;
+            while keyed
+                .get(end)
+                .is_some_and(|e| e.0 == p && word(self.key_of(e.1), 8) == second)
+            {
+                end += 1;
+            }
             if end - start > 1 {
                 keyed[start..end].sort_unstable_by(|a, b| self.key_of(a.1).cmp(self.key_of(b.1)));
             }
