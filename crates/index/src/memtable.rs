@@ -6,7 +6,7 @@
 //! position), and each value posting is an 8-byte entry naming its group key by a small
 //! number, so each distinct key is escaped and stored once and a flush sorts integers,
 //! comparing key bytes only to rank the distinct keys (by a radix sort of their first
-//! eight bytes, whole keys only where those tie). In a live table a person's documents
+//! sixteen bytes, whole keys only where those tie). In a live table a person's documents
 //! are chained newest to oldest, so a person lookup reads only theirs; other readers
 //! scan the table linearly; it is bounded by `memtable_postings_max`. A bulk load's
 //! tables are never read, only written as runs, so they keep no chains.
@@ -193,7 +193,7 @@ pub(crate) struct SortBuffers {
     order: Vec<(u64, u32)>,
     /// The other half of each radix pass.
     radix: Vec<(u64, u32)>,
-    /// (first eight bytes, key number) of the distinct value keys.
+    /// (a word of the first sixteen bytes, key number) of the distinct value keys.
     keyed: Vec<(u64, u32)>,
     /// Key numbers in key byte order, and the rank of each key number.
     by_bytes: Vec<u32>,
