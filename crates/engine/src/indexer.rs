@@ -16,7 +16,7 @@ use parking_lot::{Condvar, Mutex};
 
 use actlog_index::Index;
 use actlog_log::{Log, LogIter, Offset, SyncPolicy};
-use actlog_model::{codec, ActivityId};
+use actlog_model::ActivityId;
 
 use crate::catalog_store::CatalogStore;
 use crate::docs::DocBatch;
@@ -285,10 +285,7 @@ fn index_range(shared: &Shared, from: u64, to: u64, records: &mut Option<LogIter
     };
     while let Some(record) = records.next_ref() {
         let record = record.map_err(Error::activities)?;
-        let id = ActivityId(record.offset.0);
-        let activity = codec::decode_activity_view(id, record.payload)
-            .map_err(|source| Error::Decode { id, source })?;
-        batch.push(&activity);
+        batch.push_record(ActivityId(record.offset.0), record.payload)?;
     }
     batch.drain(|docs| Ok(shared.index.add(docs)?))
 }

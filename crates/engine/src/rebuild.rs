@@ -2,7 +2,7 @@
 
 use actlog_index::Index;
 use actlog_log::{Log, Offset};
-use actlog_model::{codec, ActivityId, Catalog};
+use actlog_model::{ActivityId, Catalog};
 
 use crate::docs::DocBatch;
 use crate::error::{Error, Result};
@@ -52,10 +52,7 @@ pub(crate) fn rebuild_with_progress(
         .map_err(Error::activities)?;
     while let Some(record) = records.next_ref() {
         let record = record.map_err(Error::activities)?;
-        let id = ActivityId(record.offset.0);
-        let activity = codec::decode_activity_view(id, record.payload)
-            .map_err(|source| Error::Decode { id, source })?;
-        batch.push(&activity);
+        batch.push_record(ActivityId(record.offset.0), record.payload)?;
         if batch.len() == CHUNK_RECORDS {
             done += batch.len() as u64;
             batch.drain(|docs| Ok(loader.add(docs)?))?;

@@ -1358,7 +1358,7 @@ impl BulkLoader<'_> {
         meta.checkpoint = start;
         meta.floor = floor;
         ix.db.insert(META_KEY, codec::encode_meta(&meta))?;
-        self.mem = Some(Memtable::new(start));
+        self.mem = Some(Memtable::unchained(start));
         self.next_run = next_run;
         Ok(())
     }
@@ -1411,7 +1411,7 @@ impl BulkLoader<'_> {
                 spare.reset(end);
                 spare
             }
-            _ => Memtable::new(end),
+            _ => Memtable::unchained(end),
         };
         self.mem = Some(next);
         joined?;

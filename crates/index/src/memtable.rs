@@ -6,9 +6,10 @@
 //! position), and each value posting is an 8-byte entry naming its group key by a small
 //! number, so each distinct key is escaped and stored once and a flush sorts integers,
 //! comparing key bytes only to rank the distinct keys (by a radix sort of their first
-//! eight bytes, whole keys only where those tie). A person's documents are chained newest to oldest, so a person lookup
-//! reads only theirs; other readers scan the table linearly; it is bounded by
-//! `memtable_postings_max`.
+//! sixteen bytes, whole keys only where those tie). In a live table a person's documents
+//! are chained newest to oldest, so a person lookup reads only theirs; other readers
+//! scan the table linearly; it is bounded by `memtable_postings_max`. A bulk load's
+//! tables are never read, only written as runs, so they keep no chains.
 //!
 //! A flush orders each family with a stable LSD radix sort of (key, document) pairs:
 //! documents are appended in id order, so sorting by the group (and occurred_at) alone
@@ -60,6 +61,10 @@ pub(crate) struct Memtable {
     /// For each document, the person's document before it (`NO_DOC` for none), so a
     /// person's postings are read in O(their count), not by scanning the table.
     person_prev: Vec<u32>,
+    /// Whether `person_last` and `person_prev` are kept. A bulk load's tables are only
+    /// written, never read: the chains cost a hash insert per document and 4 bytes of
+    /// fresh memory each, for nothing.
+    unchained: bool,
     /// Whether [`reserve`](Self::reserve) was called (it is tried once per allocation).
     reserved: bool,
 }
@@ -166,6 +171,11 @@ impl KeyNumbers {
 /// End of a person's chain of documents.
 const NO_DOC: u32 = u32::MAX;
 
+/// Postings a flush hands over at a time. A type's postings are a group of their own,
+/// up to half a table's: gathered whole, the buffer grew by doubling to tens of
+/// megabytes of fresh pages, copied at each step; pieces of this size stay in the cache.
+pub(crate) const GROUP_PIECE_POSTINGS: usize = 4_096;
+
 /// Digit width of the radix sort: 2,048 counters fit in L1.
 const RADIX_BITS: u32 = 11;
 
@@ -183,7 +193,7 @@ pub(crate) struct SortBuffers {
     order: Vec<(u64, u32)>,
     /// The other half of each radix pass.
     radix: Vec<(u64, u32)>,
-    /// (first eight bytes, key number) of the distinct value keys.
+    /// (a word of the first sixteen bytes, key number) of the distinct value keys.
     keyed: Vec<(u64, u32)>,
     /// Key numbers in key byte order, and the rank of each key number.
     by_bytes: Vec<u32>,
@@ -224,7 +234,7 @@ pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>, key_bits: u32, buf: &mut Vec<(
         std::mem::swap(v, buf);
         shift += RADIX_BITS;
     }
-    debug_assert!(v.windows(2).all(|w| w[0] <= w[1]));
+    debug_assert!(v.windows(2).all(|w| w[0].0 <= w[1].0));
 }
 
 impl Memtable {
@@ -233,6 +243,16 @@ impl Memtable {
             first_id,
             end_id: first_id,
             ..Default::default()
+        }
+    }
+
+    /// A table for a bulk load: it holds no person chains, so [`persons`](Self::persons)
+    /// and [`person_docs`](Self::person_docs) find nothing in it; only
+    /// [`groups`](Self::groups) reads it.
+    pub fn unchained(first_id: u64) -> Self {
+        Memtable {
+            unchained: true,
+            ..Memtable::new(first_id)
         }
     }
 
@@ -254,6 +274,7 @@ impl Memtable {
             scratch,
             person_last,
             person_prev,
+            unchained: _,
             reserved: _,
         } = self;
         *first = first_id;
@@ -287,9 +308,11 @@ impl Memtable {
         let docs = postings_max / 2;
         let grow = |len: usize, want: usize| want.saturating_sub(len);
         let _ = self.docs.try_reserve_exact(grow(self.docs.len(), docs));
-        let _ = self
-            .person_prev
-            .try_reserve_exact(grow(self.person_prev.len(), docs));
+        if !self.unchained {
+            let _ = self
+                .person_prev
+                .try_reserve_exact(grow(self.person_prev.len(), docs));
+        }
         let _ = self
             .primary
             .try_reserve_exact(grow(self.primary.len(), postings_max / 3));
@@ -347,8 +370,10 @@ impl Memtable {
                 occ: d.occurred_at_ms,
                 type_id,
             });
-            let prev = self.person_last.insert(d.person.get(), doc);
-            self.person_prev.push(prev.unwrap_or(NO_DOC));
+            if !self.unchained {
+                let prev = self.person_last.insert(d.person.get(), doc);
+                self.person_prev.push(prev.unwrap_or(NO_DOC));
+            }
             self.postings += 2;
             if let Some(k) = d.primary_key {
                 let key = self.number(FAMILY_PRIMARY, &type_id.to_be_bytes(), k);
@@ -510,26 +535,45 @@ impl Memtable {
 
     /// The numbers of the distinct value keys, in key byte order. Keys are many when
     /// values are (an id or a URL per activity), so they are radix-sorted by their first
-    /// eight bytes and only keys that share those are compared whole.
+    /// sixteen bytes and only keys that share those are compared whole. Eight bytes were
+    /// too few: a key starts with its type (and attribute), so a value family's keys of
+    /// one attribute shared their first six or eight bytes, and comparing them whole was
+    /// most of the flush's ranking.
     fn keys_in_order(
         &self,
         keyed: &mut Vec<(u64, u32)>,
         radix: &mut Vec<(u64, u32)>,
         order: &mut Vec<u32>,
     ) {
-        let prefix = |k: &[u8]| {
+        // Bytes `at..at + 8` of `k` as a big-endian number, zero-padded: a key that is a
+        // prefix of another gets a word no larger than the other's.
+        let word = |k: &[u8], at: usize| {
             let mut b = [0u8; 8];
-            let n = k.len().min(8);
-            b[..n].copy_from_slice(&k[..n]);
+            let tail = k.get(at..).unwrap_or_default();
+            let n = tail.len().min(8);
+            b[..n].copy_from_slice(&tail[..n]);
             u64::from_be_bytes(b)
         };
+        // LSD: by the second word, then (stably) by the first.
         keyed.clear();
-        keyed.extend((0..self.spans.len() as u32).map(|n| (prefix(self.key_of(n)), n)));
+        keyed.extend((0..self.spans.len() as u32).map(|n| (word(self.key_of(n), 8), n)));
+        radix_sort(keyed, u64::BITS, radix);
+        for e in keyed.iter_mut() {
+            e.0 = word(self.key_of(e.1), 0);
+        }
         radix_sort(keyed, u64::BITS, radix);
         let mut start = 0;
         while start < keyed.len() {
-            let p = keyed[start].0;
-            let end = start + keyed[start..].partition_point(|e| e.0 == p);
+            let (p, n) = keyed[start];
+            let second = word(self.key_of(n), 8);
+            // Ties are few and short: a scan, not a binary search over every key left.
+            let mut end = start + 1;
+            while keyed
+                .get(end)
+                .is_some_and(|e| e.0 == p && word(self.key_of(e.1), 8) == second)
+            {
+                end += 1;
+            }
             if end - start > 1 {
                 keyed[start..end].sort_unstable_by(|a, b| self.key_of(a.1).cmp(self.key_of(b.1)));
             }
@@ -543,7 +587,9 @@ impl Memtable {
     }
 
     /// Calls `emit(group, postings)` for every group of `family`, in (group, position)
-    /// order, skipping ids below `floor`; sorts in `buffers`.
+    /// order, skipping ids below `floor`; sorts in `buffers`. A group's postings come in
+    /// pieces of at most [`GROUP_PIECE_POSTINGS`]: consecutive calls with the same group
+    /// continue it.
     pub fn groups<E>(
         &self,
         family: u8,
@@ -556,14 +602,24 @@ impl Memtable {
             .min(self.docs.len() as u64) as u32;
         self.order(family, skip, buffers);
         let SortBuffers { order, posts, .. } = buffers;
+        let mut fixed = [0u8; 8];
         for chunk in order.chunk_by(|a, b| a.0 == b.0) {
-            posts.clear();
-            posts.extend(chunk.iter().map(|&(_, i)| self.post(family, i)));
             let g = chunk[0].0;
-            match family {
-                FAMILY_PERSON => emit(&codec::person_group(g), posts)?,
-                codec::FAMILY_TYPE => emit(&codec::type_group(g as u32), posts)?,
-                _ => emit(self.key_of(g as u32), posts)?,
+            let key: &[u8] = match family {
+                FAMILY_PERSON => {
+                    fixed = codec::person_group(g);
+                    &fixed
+                }
+                codec::FAMILY_TYPE => {
+                    fixed[..4].copy_from_slice(&codec::type_group(g as u32));
+                    &fixed[..4]
+                }
+                _ => self.key_of(g as u32),
+            };
+            for piece in chunk.chunks(GROUP_PIECE_POSTINGS) {
+                posts.clear();
+                posts.extend(piece.iter().map(|&(_, i)| self.post(family, i)));
+                emit(key, posts)?;
             }
         }
         Ok(())
@@ -625,6 +681,37 @@ mod tests {
             reserved.add(&docs[400..]);
             assert_eq!(dump(&reserved, 7), dump(&plain, 7), "{postings_max}");
         }
+    }
+
+    #[test]
+    fn an_unchained_table_writes_what_a_chained_one_does() {
+        let attrs = [(actlog_model::AttributeId(3), b"v".as_slice())];
+        let docs: Vec<IndexDoc<'_>> = (0..1_000u64)
+            .map(|i| IndexDoc {
+                id: actlog_model::ActivityId(i),
+                person: actlog_model::PersonId(i * 7 % 13),
+                type_id: actlog_model::TypeId(1 + (i % 3) as u32),
+                occurred_at_ms: 1_000 * i as i64 - (i % 5) as i64 * 3_000,
+                primary_key: Some(if i % 2 == 0 { b"even" } else { b"odd" }),
+                attributes: &attrs[..(i % 2) as usize],
+            })
+            .collect();
+        let mut chained = Memtable::new(0);
+        chained.add(&docs);
+        let mut unchained = Memtable::unchained(0);
+        unchained.reserve(10_000);
+        unchained.add(&docs[..500]);
+        unchained.reset(500);
+        unchained.add(&docs[500..]);
+        let mut again = Memtable::new(500);
+        again.add(&docs[500..]);
+        let (groups, persons, postings) = dump(&again, 13);
+        assert!(persons.iter().all(|p| !p.is_empty()));
+        let (u_groups, u_persons, u_postings) = dump(&unchained, 13);
+        assert_eq!((u_groups, u_postings), (groups, postings));
+        assert!(u_persons.iter().all(Vec::is_empty));
+        assert!(unchained.person_prev.capacity() == 0 && unchained.persons().next().is_none());
+        assert_eq!(dump(&chained, 13).2, 3_500);
     }
 
     proptest! {
@@ -705,13 +792,13 @@ mod tests {
         #[test]
         fn keys_come_in_byte_order(
             values in prop::collection::vec(
-                (0usize..3, prop::collection::vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..14)),
+                (0usize..4, prop::collection::vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xff)], 0..14)),
                 0..300,
             ),
         ) {
-            // Values under shared prefixes of 0 to 9 bytes, so that many keys agree on
-            // their first eight bytes and some are shorter than that.
-            let prefixes: [&[u8]; 3] = [b"", b"webinar-", b"webinar-2026"];
+            // Values under shared prefixes of 0 to 19 bytes, so that many keys agree on
+            // their first eight or sixteen bytes and some are shorter than that.
+            let prefixes: [&[u8]; 4] = [b"", b"webinar-", b"webinar-2026", b"webinar-2026-11-29-"];
             let mut m = Memtable::new(0);
             for (p, tail) in &values {
                 let value = [prefixes[*p], tail.as_slice()].concat();

@@ -106,10 +106,13 @@ impl<'t> RunWriter<'t> {
         Ok(())
     }
 
-    /// Appends a whole group (the next in the family's order, never the group of the
-    /// previous call), without comparing group keys per posting.
+    /// Appends postings of one group: the next group in the family's order, or more of
+    /// the group of the previous call. Compares group keys once per call, not per
+    /// posting.
     pub fn push_group(&mut self, group: &[u8], posts: &[Post]) -> Result<()> {
-        let mut open = false;
+        // The group of the previous call goes on in the open block; after a cut it is
+        // opened again in the next.
+        let mut open = !self.builder.is_empty() && self.group == group;
         for p in posts {
             if self.builder.postings() as usize >= self.block_postings_max
                 || self.builder.bytes() >= self.block_bytes
@@ -382,4 +385,62 @@ pub(crate) fn sweep_garbage(tree: &sled::Tree, live: &[Run]) -> Result<u64> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key and value of `tree`.
+    fn contents(tree: &sled::Tree) -> Vec<(Vec<u8>, Vec<u8>)> {
+        tree.iter()
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_group_handed_over_in_pieces_writes_the_blocks_of_the_whole_group() {
+        // Three type groups, the middle one larger than a block and than a piece.
+        let posts: Vec<(u32, Post)> = (0..30_000u64)
+            .map(|i| {
+                let t = if i < 100 {
+                    1
+                } else if i < 29_000 {
+                    2
+                } else {
+                    3
+                };
+                let p = Post {
+                    id: i,
+                    occ: 1_000 * i as i64 + (i % 7) as i64,
+                    aux: i * 7_919 % 1_000_000,
+                };
+                (t, p)
+            })
+            .collect();
+        let write = |piece: usize| {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let mut w = RunWriter::new(&db, 4, 100_000);
+            w.set_rate(1_000 << 16);
+            w.family(codec::FAMILY_TYPE).unwrap();
+            for group in posts.chunk_by(|a, b| a.0 == b.0) {
+                let key = codec::type_group(group[0].0);
+                let all: Vec<Post> = group.iter().map(|(_, p)| *p).collect();
+                for part in all.chunks(piece) {
+                    w.push_group(&key, part).unwrap();
+                }
+            }
+            let run = w.finish(0, 30_000).unwrap();
+            (run.postings, run.blocks, contents(&db))
+        };
+        let whole = write(usize::MAX);
+        assert_eq!(whole.0, 30_000);
+        assert!(whole.1 > 3, "the large group spans blocks");
+        for piece in [1, 7, 4_096] {
+            assert_eq!(write(piece), whole, "pieces of {piece}");
+        }
+    }
 }

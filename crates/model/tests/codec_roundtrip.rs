@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use actlog_model::codec::{
-    decode_activity, decode_event, encode_activity, encode_event, encode_recorded_into,
+    decode_activity, decode_activity_view, decode_activity_view_with, decode_event,
+    encode_activity, encode_event, encode_recorded_into,
 };
 use actlog_model::time::{DATETIME_MAX_MS, DATETIME_MIN_MS, DATE_MAX_DAYS, DATE_MIN_DAYS};
 use actlog_model::{
@@ -135,6 +136,30 @@ proptest! {
         let mut again = Vec::new();
         encode_recorded_into(&decoded, &mut again);
         prop_assert_eq!(again, bytes);
+    }
+
+    #[test]
+    fn values_handed_over_while_decoding_are_the_views(
+        a in valid_activity(),
+        pos in any::<usize>(),
+        bit in 0u8..8,
+    ) {
+        // Intact and with one bit flipped: the one-pass decode accepts exactly what the
+        // view decode does, and hands over the values the view holds, in its order.
+        let intact = encode_activity(&a).unwrap();
+        let mut flipped = intact.clone();
+        let flip = pos % flipped.len();
+        flipped[flip] ^= 1 << bit;
+        for bytes in [intact, flipped] {
+            let mut seen = Vec::new();
+            let with = decode_activity_view_with(ActivityId(5), &bytes, |id, v| seen.push((id, v)));
+            let view = decode_activity_view(ActivityId(5), &bytes);
+            prop_assert_eq!(with.is_ok(), view.is_ok());
+            if let (Ok(with), Ok(view)) = (with, view) {
+                prop_assert_eq!(&seen, &view.attributes.iter().collect::<Vec<_>>());
+                prop_assert_eq!(with.to_activity(), view.to_activity());
+            }
+        }
     }
 
     #[test]

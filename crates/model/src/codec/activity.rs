@@ -320,6 +320,25 @@ pub fn decode_activity_view(id: ActivityId, bytes: &[u8]) -> Result<ActivityView
     parse(id, bytes, &mut NoCopy).map_err(|reason| corrupt(id, bytes, reason))
 }
 
+/// Decodes the activity record with id `id` as [`decode_activity_view`] does, and hands
+/// each secondary value to `each` (attribute ids ascending) as it is read and checked.
+///
+/// For a reader that wants every value once, such as the indexer: the one pass that
+/// checks the record also delivers its values, so they are not read (nor their strings
+/// checked as UTF-8) a second time through [`ActivityView::attributes`]. `each` may have
+/// been called for some values of a record that then turns out to be corrupt.
+///
+/// # Errors
+///
+/// [`Error::CorruptActivity`] if the bytes are not a well-formed record.
+pub fn decode_activity_view_with<'a>(
+    id: ActivityId,
+    bytes: &'a [u8],
+    each: impl FnMut(AttributeId, ValueRef<'a>),
+) -> Result<ActivityView<'a>> {
+    parse(id, bytes, &mut EachValue(each)).map_err(|reason| corrupt(id, bytes, reason))
+}
+
 #[cold]
 fn corrupt(id: ActivityId, bytes: &[u8], reason: String) -> Error {
     Error::CorruptActivity {
@@ -344,6 +363,18 @@ impl<'a> AttributeSink<'a> for NoCopy {
     fn reserve(&mut self, _count: usize) {}
     #[inline]
     fn push(&mut self, _id: AttributeId, _value: ValueRef<'a>) {}
+}
+
+/// Hands the values to a closure.
+struct EachValue<F>(F);
+
+impl<'a, F: FnMut(AttributeId, ValueRef<'a>)> AttributeSink<'a> for EachValue<F> {
+    #[inline]
+    fn reserve(&mut self, _count: usize) {}
+    #[inline]
+    fn push(&mut self, id: AttributeId, value: ValueRef<'a>) {
+        (self.0)(id, value);
+    }
 }
 
 /// Copies the values out, for an owned [`Activity`].

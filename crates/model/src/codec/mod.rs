@@ -34,9 +34,9 @@ mod event;
 mod wire;
 
 pub use activity::{
-    decode_activity, decode_activity_view, decode_activity_view_if, encode_activity,
-    encode_activity_into, encode_recorded_into, peek_activity, ActivityView, AttributesIter,
-    AttributesView,
+    decode_activity, decode_activity_view, decode_activity_view_if, decode_activity_view_with,
+    encode_activity, encode_activity_into, encode_recorded_into, peek_activity, ActivityView,
+    AttributesIter, AttributesView,
 };
 pub use event::{decode_event, encode_event, encode_event_into};
 
