@@ -870,31 +870,29 @@ fn matching_records(
     test: &ScanTest<'_>,
     out: &mut Records,
 ) -> Result<(), SourceError> {
-    {
-        while let Some(record) = records.next_ref() {
-            let record = record.map_err(|e| source_error(Error::activities(e)))?;
-            let id = ActivityId(record.offset.0);
-            let keep = |person, type_id, occurred_at_ms| {
-                test.header(&ActivityHeader {
-                    id,
-                    person,
-                    type_id,
-                    occurred_at_ms,
-                })
-            };
-            // The header is read once, for the test and for the decode; a header that
-            // does not read is an error, as is a kept record that does not decode.
-            let view = match codec::decode_activity_view_if(id, record.payload, keep) {
-                Ok(Some(view)) => view,
-                Ok(None) => continue,
-                Err(source) => return Err(source_error(Error::Decode { id, source })),
-            };
-            if test.view(&view) {
-                out.push(ActivityHeader::of_view(&view), record.payload);
-            }
+    while let Some(record) = records.next_ref() {
+        let record = record.map_err(|e| source_error(Error::activities(e)))?;
+        let id = ActivityId(record.offset.0);
+        let keep = |person, type_id, occurred_at_ms| {
+            test.header(&ActivityHeader {
+                id,
+                person,
+                type_id,
+                occurred_at_ms,
+            })
+        };
+        // The header is read once, for the test and for the decode; a header that does
+        // not read is an error, as is a kept record that does not decode.
+        let view = match codec::decode_activity_view_if(id, record.payload, keep) {
+            Ok(Some(view)) => view,
+            Ok(None) => continue,
+            Err(source) => return Err(source_error(Error::Decode { id, source })),
+        };
+        if test.view(&view) {
+            out.push(ActivityHeader::of_view(&view), record.payload);
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Activities decoded straight from the log reader's buffer (no copy of each payload),

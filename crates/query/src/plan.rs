@@ -1063,12 +1063,14 @@ impl<'s> IndexRun<'s> {
             // An id the source did not return is not visible (any more).
             if let Some(i) = self.records.find(key.1) {
                 if self.records.key(i) != *key {
-                    return Err(Error::Invalid(format!(
-                        "the index lists activity {} at {} ms, but it occurred at {} ms",
+                    let what = format!(
+                        "the index lists activity {} at {} ms, but its record says {} ms \
+                         (the index disagrees with the log: rebuild it)",
                         key.1.get(),
                         key.0,
                         self.records.key(i).0
-                    )));
+                    );
+                    return Err(Error::Source(SourceError(what.into())));
                 }
                 self.ready.push_back(i);
             }
