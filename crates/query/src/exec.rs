@@ -468,68 +468,51 @@ pub fn occurred_bounds(filter: &ResolvedFilter) -> (i64, i64) {
     }
 }
 
-/// Orders one segment's matches, which arrive in id order, by (occurred_at, id).
+/// The positions of one segment's matches (`records`, held in id order) ordered by
+/// (occurred_at, id) so that the next to return is last (popped off the end):
+/// descending for ascending scans, ascending for descending ones.
 ///
-/// Most times ascend with the id, so the matches are split as they arrive into an
-/// ascending sequence, taken greedily, and the stragglers (backdated activities); only
-/// the stragglers are sorted, and the two are merged. A general sort finds too few long
-/// runs in such input to do better.
-#[derive(Default)]
-struct RunBuilder {
-    ascending: Vec<usize>,
-    stragglers: Vec<usize>,
-}
-
-impl RunBuilder {
-    /// Orders `records` (held in id order).
-    fn new(records: &Records) -> Self {
-        let mut run = RunBuilder::default();
-        for i in 0..records.len() {
-            let ascends = run
-                .ascending
-                .last()
-                .is_none_or(|&last| records.key(last) < records.key(i));
-            if ascends {
-                run.ascending.push(i);
-            } else {
-                run.stragglers.push(i);
-            }
+/// Most times ascend with the id, so the matches are split into an ascending sequence,
+/// taken greedily, and the stragglers (backdated activities); only the stragglers are
+/// sorted, and the two are merged. A general sort finds too few long runs in such input
+/// to do better.
+fn run_order(records: &Records, direction: Direction) -> Vec<usize> {
+    let mut ascending: Vec<usize> = Vec::with_capacity(records.len());
+    let mut stragglers = Vec::new();
+    for i in 0..records.len() {
+        if ascending
+            .last()
+            .is_none_or(|&last| records.key(last) < records.key(i))
+        {
+            ascending.push(i);
+        } else {
+            stragglers.push(i);
         }
-        run
     }
-
-    /// The positions of the matches ordered so that the next to return is last (popped
-    /// off the end): descending for ascending scans, ascending for descending ones.
-    fn finish(self, records: &Records, direction: Direction) -> Vec<usize> {
-        let RunBuilder {
-            mut ascending,
-            mut stragglers,
-        } = self;
-        stragglers.sort_unstable_by_key(|&i| records.key(i));
-        let mut run = Vec::with_capacity(ascending.len() + stragglers.len());
-        // Merged from the largest down.
-        loop {
-            let from_ascending = match (ascending.last(), stragglers.last()) {
-                (Some(&a), Some(&s)) => records.key(a) > records.key(s),
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let next = if from_ascending {
-                ascending.pop()
-            } else {
-                stragglers.pop()
-            };
-            run.extend(next);
-        }
-        debug_assert!(run
-            .windows(2)
-            .all(|w| records.key(w[0]) > records.key(w[1])));
-        if direction == Direction::Descending {
-            run.reverse();
-        }
-        run
+    stragglers.sort_unstable_by_key(|&i| records.key(i));
+    let mut run = Vec::with_capacity(records.len());
+    // Merged from the largest down.
+    loop {
+        let from_ascending = match (ascending.last(), stragglers.last()) {
+            (Some(&a), Some(&s)) => records.key(a) > records.key(s),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if from_ascending {
+            ascending.pop()
+        } else {
+            stragglers.pop()
+        };
+        run.extend(next);
     }
+    debug_assert!(run
+        .windows(2)
+        .all(|w| records.key(w[0]) > records.key(w[1])));
+    if direction == Direction::Descending {
+        run.reverse();
+    }
+    run
 }
 
 /// One segment's matches: their records, and the order they are returned in.
@@ -710,7 +693,7 @@ impl Scan<'_> {
         self.stats.activities_read += test.read();
         result?;
         if !records.is_empty() {
-            let order = RunBuilder::new(&records).finish(&records, self.direction);
+            let order = run_order(&records, self.direction);
             self.runs.push(Run { records, order });
         }
         self.stats.held_max = self.stats.held_max.max(self.held());
