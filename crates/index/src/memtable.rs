@@ -652,19 +652,29 @@ mod tests {
         (out, by_person, m.postings)
     }
 
-    #[test]
-    fn a_reserved_table_holds_what_an_unreserved_one_does() {
-        let attrs = [(actlog_model::AttributeId(3), b"v".as_slice())];
-        let docs: Vec<IndexDoc<'_>> = (0..1_000u64)
+    /// A thousand documents of three types, every other one with an attribute value,
+    /// with the person and time of document `i` given by `person` and `at`.
+    fn thousand_docs<'a>(
+        attrs: &'a [(actlog_model::AttributeId, &'a [u8])],
+        person: impl Fn(u64) -> u64,
+        at: impl Fn(u64) -> i64,
+    ) -> Vec<IndexDoc<'a>> {
+        (0..1_000u64)
             .map(|i| IndexDoc {
                 id: actlog_model::ActivityId(i),
-                person: actlog_model::PersonId(i % 7),
+                person: actlog_model::PersonId(person(i)),
                 type_id: actlog_model::TypeId(1 + (i % 3) as u32),
-                occurred_at_ms: i as i64,
+                occurred_at_ms: at(i),
                 primary_key: Some(if i % 2 == 0 { b"even" } else { b"odd" }),
                 attributes: &attrs[..(i % 2) as usize],
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_reserved_table_holds_what_an_unreserved_one_does() {
+        let attrs = [(actlog_model::AttributeId(3), b"v".as_slice())];
+        let docs = thousand_docs(&attrs, |i| i % 7, |i| i as i64);
         let mut plain = Memtable::new(0);
         plain.add(&docs);
         // Reserved for fewer postings than added (the vectors grow past it), for more,
@@ -686,16 +696,11 @@ mod tests {
     #[test]
     fn an_unchained_table_writes_what_a_chained_one_does() {
         let attrs = [(actlog_model::AttributeId(3), b"v".as_slice())];
-        let docs: Vec<IndexDoc<'_>> = (0..1_000u64)
-            .map(|i| IndexDoc {
-                id: actlog_model::ActivityId(i),
-                person: actlog_model::PersonId(i * 7 % 13),
-                type_id: actlog_model::TypeId(1 + (i % 3) as u32),
-                occurred_at_ms: 1_000 * i as i64 - (i % 5) as i64 * 3_000,
-                primary_key: Some(if i % 2 == 0 { b"even" } else { b"odd" }),
-                attributes: &attrs[..(i % 2) as usize],
-            })
-            .collect();
+        let docs = thousand_docs(
+            &attrs,
+            |i| i * 7 % 13,
+            |i| 1_000 * i as i64 - (i % 5) as i64 * 3_000,
+        );
         let mut chained = Memtable::new(0);
         chained.add(&docs);
         let mut unchained = Memtable::unchained(0);
