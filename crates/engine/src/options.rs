@@ -33,6 +33,11 @@ pub struct Options {
     pub segment_bytes_max: u64,
     /// Largest encoded activity. `Default = 1 MiB`.
     pub record_bytes_max: u32,
+    /// Whether the activity log's reads by id (a query's index plans fetching their
+    /// matches, `get`) read segment files through read-only memory maps instead of one
+    /// positional read each. `Default = true`. Mapped pages count in resident memory
+    /// once read, though the kernel may drop them; see `LogOptions::map_point_reads`.
+    pub map_log_reads: bool,
     /// How the index is kept.
     pub index: actlog_index::IndexOptions,
     /// How long a read-your-writes query waits for the indexer before it fails with
@@ -82,6 +87,7 @@ impl Default for Options {
             custom_types_max: 100,
             segment_bytes_max: 128 * 1024 * 1024,
             record_bytes_max: 1024 * 1024,
+            map_log_reads: true,
             index: actlog_index::IndexOptions::default(),
             index_wait_ms: 30_000,
             index_flush_interval_ms: 5_000,

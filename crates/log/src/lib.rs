@@ -47,8 +47,8 @@ mod types;
 pub use crate::error::{CorruptionKind, Error, Result};
 pub use crate::log::{Log, LogIter, PointReader, LOCK_FILE_NAME};
 pub use crate::storage::{
-    CrashMode, FaultError, FsStorage, MemStorage, OpenMode, Storage, StorageFile, StorageLock,
-    StorageOp, LOCK_RETRY_MS_MAX,
+    CrashMode, FaultError, FileMap, FsStorage, MemStorage, OpenMode, Storage, StorageFile,
+    StorageLock, StorageOp, LOCK_RETRY_MS_MAX,
 };
 pub use crate::types::{
     Corruption, LogOptions, Offset, OpenReport, Record, RecordRef, RepairReport, RetentionReport,

@@ -144,6 +144,9 @@ pub struct LogIter {
     /// Offset of the frame the reader is positioned at.
     reader_offset: u64,
     reader: FrameReader,
+    /// Whether it reads segments through their maps (point readers, when
+    /// [`LogOptions::map_point_reads`] is on); scans read through the file.
+    map_reads: bool,
     failed: bool,
 }
 
@@ -899,6 +902,17 @@ impl Inner {
         }
     }
 
+    /// The most bytes a segment whose valid contents end at `end_position` can ever
+    /// hold: an active one grows up to `segment_bytes_max`, or by one record if it is
+    /// empty (a record never spans segments).
+    fn segment_bytes_bound(&self, end_position: u64) -> u64 {
+        let one_record =
+            SEGMENT_HEADER_BYTES as u64 + frame_bytes(self.options.record_bytes_max as usize);
+        end_position
+            .max(self.options.segment_bytes_max)
+            .max(one_record)
+    }
+
     fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
         let segments = self.segments.read();
         let i = segments.partition_point(|s| s.base_offset <= offset);
@@ -1023,6 +1037,7 @@ impl LogIter {
             segment_end_offset: 0,
             reader_offset: 0,
             reader,
+            map_reads: false,
             failed: false,
         }
     }
@@ -1036,7 +1051,11 @@ impl LogIter {
             .next_power_of_two()
             .min(POINT_CHUNK_MAX_BYTES);
         let reader = FrameReader::growing(0, min_bytes, POINT_CHUNK_MAX_BYTES);
-        Self::with_reader(inner, from, to, reader)
+        let map_reads = inner.options.map_point_reads;
+        LogIter {
+            map_reads,
+            ..Self::with_reader(inner, from, to, reader)
+        }
     }
 
     /// The offset the next record will have.
@@ -1074,7 +1093,7 @@ impl LogIter {
             return;
         }
         let (entry, end) = segment.meta.read().locate_span(offset);
-        if entry.position >= self.reader.buffered_end() {
+        if self.reader.seek_pays(entry.position) {
             self.reader.seek_within(entry.position, end);
             self.reader_offset = entry.offset;
         }
@@ -1114,6 +1133,11 @@ impl LogIter {
                 let m = segment.meta.read();
                 (m.locate_span(self.next), m.end_position, m.end_offset)
             };
+            let map = if self.map_reads {
+                segment.mapped(self.inner.segment_bytes_bound(limit))
+            } else {
+                None
+            };
             if self.next >= end_offset {
                 let (first, next) = self.inner.bounds();
                 return self.fail(out_of_range(self.next, first, next));
@@ -1127,8 +1151,13 @@ impl LogIter {
                     .as_ref()
                     .is_some_and(|s| Arc::ptr_eq(s, &segment));
             if !in_place {
+                self.reader.read_file();
                 self.reader.seek_within(entry.position, entry_end);
                 self.reader_offset = entry.offset;
+            }
+            match map {
+                Some(map) => self.reader.read_map(map, limit),
+                None => self.reader.read_file(),
             }
             self.segment_limit = limit;
             self.segment_end_offset = end_offset;
@@ -1339,13 +1368,13 @@ fn create_segment(storage: &dyn Storage, dir: &Path, base_offset: u64) -> Result
         .map_err(io_error(&path, "write"))?;
     file.sync_data().map_err(io_error(&path, "sync_data"))?;
     storage.sync_dir(dir).map_err(io_error(dir, "sync_dir"))?;
-    Ok(Segment {
+    Ok(Segment::new(
         base_offset,
-        side_path: dir.join(side_file_name(base_offset)),
         path,
+        dir.join(side_file_name(base_offset)),
         file,
-        meta: RwLock::new(SegmentMeta::empty(base_offset)),
-    })
+        SegmentMeta::empty(base_offset),
+    ))
 }
 
 /// Writes a side file atomically: temporary file, sync, rename, directory sync.
@@ -1430,13 +1459,13 @@ fn open_segment(
         file.sync_data().map_err(io_error(&path, "sync_data"))?;
         report.header_rewritten = true;
         remove_if_exists(storage, &side_path)?;
-        return Ok(Segment {
-            base_offset: base,
+        return Ok(Segment::new(
+            base,
             path,
             side_path,
             file,
-            meta: RwLock::new(SegmentMeta::empty(base)),
-        });
+            SegmentMeta::empty(base),
+        ));
     }
     let mut header = [0u8; SEGMENT_HEADER_BYTES];
     let got = read_exact_at(file.as_ref(), &mut header, 0).map_err(io_error(&path, "read"))?;
@@ -1508,13 +1537,13 @@ fn open_segment(
                 remove_if_exists(storage, &side_path)?;
             } else {
                 meta.sealed = true;
-                let segment_for_side = Segment {
-                    base_offset: base,
-                    path: path.clone(),
-                    side_path: side_path.clone(),
-                    file: Arc::clone(&file),
-                    meta: RwLock::new(meta.clone()),
-                };
+                let segment_for_side = Segment::new(
+                    base,
+                    path.clone(),
+                    side_path.clone(),
+                    Arc::clone(&file),
+                    meta.clone(),
+                );
                 write_side_file(storage, dir, &segment_for_side, &meta.to_side_file())?;
                 report.side_files_rebuilt += 1;
             }
@@ -1524,13 +1553,7 @@ fn open_segment(
     if !is_last {
         debug_assert!(meta.sealed);
     }
-    Ok(Segment {
-        base_offset: base,
-        path,
-        side_path,
-        file,
-        meta: RwLock::new(meta),
-    })
+    Ok(Segment::new(base, path, side_path, file, meta))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
@@ -11,7 +11,7 @@ use crate::format::{
     decode_frame, decode_frame_with, frame_bytes, DecodedFrame, FrameDecode, IndexEntry, SideFile,
     FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
-use crate::storage::StorageFile;
+use crate::storage::{FileMap, StorageFile};
 
 /// File name of the segment whose first record is `base_offset`.
 pub(crate) fn segment_file_name(base_offset: u64) -> String {
@@ -115,7 +115,7 @@ impl SegmentMeta {
     /// the position the record at `offset` ends by: the next indexed record's (which
     /// comes after it), else the segment's end.
     pub(crate) fn locate_span(&self, offset: u64) -> (IndexEntry, u64) {
-        let i = self.index.partition_point(|e| e.offset <= offset);
+        let i = self.entries_at_or_before(offset);
         let entry = match i.checked_sub(1) {
             Some(i) => self.index[i],
             None => IndexEntry {
@@ -125,6 +125,50 @@ impl SegmentMeta {
         };
         let end = self.index.get(i).map_or(self.end_position, |e| e.position);
         (entry, end)
+    }
+
+    /// How many sparse index entries have an offset at or below `offset`: the index's
+    /// partition point. Entries are about `index_interval_bytes` apart, so an entry's
+    /// place is about proportional to its offset: the search starts where that puts it
+    /// and gallops from there. A point read looks up one offset in an index of tens of
+    /// thousands of entries (a megabyte for a full segment); a plain binary search
+    /// waits on memory at most of its steps, this on one or two.
+    fn entries_at_or_before(&self, offset: u64) -> usize {
+        let index = &self.index[..];
+        let (Some(first), Some(last)) = (index.first(), index.last()) else {
+            return 0;
+        };
+        if offset < first.offset {
+            return 0;
+        }
+        if offset >= last.offset {
+            return index.len();
+        }
+        // Now index[0].offset <= offset < index[n - 1].offset, so n >= 2.
+        let top = index.len() - 1;
+        let guess = (u128::from(offset - first.offset) * top as u128
+            / u128::from(last.offset - first.offset)) as usize;
+        let guess = guess.min(top);
+        // Narrow to lo < hi with index[lo].offset <= offset < index[hi].offset.
+        let (mut lo, mut hi) = (0, top);
+        let mut step = 1;
+        if index[guess].offset <= offset {
+            lo = guess;
+            while lo + step < hi && index[lo + step].offset <= offset {
+                lo += step;
+                step *= 2;
+            }
+            hi = hi.min(lo + step);
+        } else {
+            hi = guess;
+            while hi > lo + step && index[hi - step].offset > offset {
+                hi -= step;
+                step *= 2;
+            }
+            lo = lo.max(hi.saturating_sub(step));
+        }
+        debug_assert!(index[lo].offset <= offset && offset < index[hi].offset);
+        lo + 1 + index[lo + 1..hi].partition_point(|e| e.offset <= offset)
     }
 }
 
@@ -136,6 +180,42 @@ pub(crate) struct Segment {
     pub side_path: PathBuf,
     pub file: Arc<dyn StorageFile>,
     pub meta: RwLock<SegmentMeta>,
+    /// The file mapped for point reads, made on the first one (see [`Segment::mapped`]);
+    /// `None` inside once mapping was found not to work here.
+    map: OnceLock<Option<Arc<FileMap>>>,
+}
+
+impl Segment {
+    pub(crate) fn new(
+        base_offset: u64,
+        path: PathBuf,
+        side_path: PathBuf,
+        file: Arc<dyn StorageFile>,
+        meta: SegmentMeta,
+    ) -> Self {
+        Self {
+            base_offset,
+            path,
+            side_path,
+            file,
+            meta: RwLock::new(meta),
+            map: OnceLock::new(),
+        }
+    }
+
+    /// The segment's file mapped into memory, `len_bytes` long, mapped by the first
+    /// caller; `None` where the storage does not map files or mapping failed, and then
+    /// readers read the file. One map serves the segment's whole life, so `len_bytes`
+    /// must cover every byte it can ever hold (an active segment grows into it).
+    pub(crate) fn mapped(&self, len_bytes: u64) -> Option<&Arc<FileMap>> {
+        self.map
+            .get_or_init(|| match self.file.map(len_bytes) {
+                Ok(Some(map)) => Some(Arc::new(map)),
+                // Reads through the file serve as well, only slower.
+                Ok(None) | Err(_) => None,
+            })
+            .as_ref()
+    }
 }
 
 /// One step of a [`FrameReader`].
@@ -154,13 +234,16 @@ pub(crate) enum Step {
 #[derive(Debug)]
 pub(crate) struct FrameReader {
     buf: Vec<u8>,
-    /// Valid bytes in `buf`.
+    /// The segment's file mapped into memory: when set, the reader reads the map in
+    /// place of `buf` and never refills (see [`FrameReader::read_map`]).
+    map: Option<Arc<FileMap>>,
+    /// Valid bytes in `buf` (in the map: the segment's end when the map was attached).
     valid: usize,
-    /// File position of `buf[0]`.
+    /// File position of `buf[0]` (0 when reading a map).
     buf_position: u64,
-    /// Index in `buf` of the next frame.
+    /// Index in the bytes of the next frame.
     at: usize,
-    /// Start of the last frame's payload in `buf`.
+    /// Start of the last frame's payload in the bytes.
     payload_at: usize,
     payload_bytes: usize,
     /// Bytes the next refill reads.
@@ -185,6 +268,7 @@ impl FrameReader {
         debug_assert!(min_bytes > 0 && min_bytes <= max_bytes);
         Self {
             buf: Vec::new(),
+            map: None,
             valid: 0,
             buf_position: position,
             at: 0,
@@ -197,8 +281,62 @@ impl FrameReader {
         }
     }
 
-    /// Moves to `position`, dropping buffered bytes.
+    /// Reads `map`, a map of the file it reads, up to `limit` from now on, staying at its
+    /// position. A map has every byte of the segment, so reads never refill and seeks
+    /// keep them.
+    pub(crate) fn read_map(&mut self, map: &Arc<FileMap>, limit: u64) {
+        let position = self.position();
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX).min(map.len());
+        debug_assert!(
+            position <= limit as u64,
+            "a reader stays inside its segment"
+        );
+        if !self.map.as_ref().is_some_and(|m| Arc::ptr_eq(m, map)) {
+            self.map = Some(Arc::clone(map));
+        }
+        self.buf_position = 0;
+        self.at = usize::try_from(position).unwrap_or(usize::MAX).min(limit);
+        self.valid = limit;
+    }
+
+    /// Reads through the file from now on (after [`FrameReader::read_map`]), staying at
+    /// its position.
+    pub(crate) fn read_file(&mut self) {
+        if self.map.is_some() {
+            let position = self.position();
+            self.map = None;
+            self.seek(position);
+        }
+    }
+
+    /// The bytes frames are parsed from: the read buffer or the map.
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(map) => map,
+            None => &self.buf,
+        }
+    }
+
+    /// Whether moving to `position`, ahead of the reader, by [`FrameReader::seek`] saves
+    /// work over reading on to it: always in a map; through the file only when no byte
+    /// before it is buffered (a seek drops the buffer).
+    pub(crate) fn seek_pays(&self, position: u64) -> bool {
+        if self.map.is_some() {
+            position > self.position()
+        } else {
+            position >= self.buffered_end()
+        }
+    }
+
+    /// Moves to `position`, dropping buffered bytes (a map's stay).
     pub(crate) fn seek(&mut self, position: u64) {
+        if self.map.is_some() {
+            self.at = usize::try_from(position)
+                .unwrap_or(usize::MAX)
+                .min(self.valid);
+            return;
+        }
         self.buf_position = position;
         self.valid = 0;
         self.at = 0;
@@ -211,7 +349,19 @@ impl FrameReader {
     /// whole first chunk.
     pub(crate) fn seek_within(&mut self, position: u64, end: u64) {
         self.seek(position);
-        if self.chunk_min_bytes < self.chunk_max_bytes {
+        if let Some(map) = &self.map {
+            // The record sought is found by walking the frames from `position`, each
+            // frame's header saying where the next one starts, so the walk would wait
+            // on memory frame after frame. Loading a byte of each cache line first lets
+            // those loads overlap.
+            let end = usize::try_from(end).unwrap_or(usize::MAX).min(self.valid);
+            let mut sum = 0u8;
+            for line in map.get(self.at..end).unwrap_or_default().chunks(64) {
+                sum ^= line[0];
+            }
+            std::hint::black_box(sum);
+        }
+        if self.map.is_none() && self.chunk_min_bytes < self.chunk_max_bytes {
             let span = usize::try_from(end.saturating_sub(position)).unwrap_or(usize::MAX);
             self.chunk_bytes = span.max(FRAME_HEADER_BYTES).min(self.chunk_min_bytes);
         }
@@ -229,7 +379,7 @@ impl FrameReader {
 
     /// The payload of the frame last returned by [`FrameReader::next`].
     pub(crate) fn payload(&self) -> &[u8] {
-        &self.buf[self.payload_at..self.payload_at + self.payload_bytes]
+        &self.bytes()[self.payload_at..self.payload_at + self.payload_bytes]
     }
 
     fn refill(&mut self, file: &dyn StorageFile, bytes: usize) -> io::Result<()> {
@@ -264,7 +414,11 @@ impl FrameReader {
         if position >= limit {
             return Ok(Step::End);
         }
-        match decode_frame_with(&self.buf[self.at..self.valid], record_bytes_max, &self.crc) {
+        match decode_frame_with(
+            &self.bytes()[self.at..self.valid],
+            record_bytes_max,
+            &self.crc,
+        ) {
             FrameDecode::Frame(frame) => Ok(self.accept(frame, position)),
             FrameDecode::Bad(kind) => Ok(Step::Bad { position, kind }),
             FrameDecode::Incomplete { frame_bytes } => {
@@ -281,7 +435,7 @@ impl FrameReader {
     pub(crate) fn skip(&mut self, limit: u64, record_bytes_max: u32) -> Option<(u64, u64)> {
         let position = self.position();
         let (bytes, offset) =
-            crate::format::skip_frame(&self.buf[self.at..self.valid], record_bytes_max)?;
+            crate::format::skip_frame(&self.bytes()[self.at..self.valid], record_bytes_max)?;
         if position + bytes as u64 > limit {
             return None;
         }
@@ -326,7 +480,8 @@ impl FrameReader {
                     },
                 });
             }
-            if frame_bytes <= asked {
+            if frame_bytes <= asked || self.map.is_some() {
+                // A map holds the whole segment: what it lacks, the file lacks.
                 return Ok(Step::Bad {
                     position,
                     kind: CorruptionKind::Truncated {
@@ -478,5 +633,31 @@ mod tests {
         assert_eq!(meta.locate_span(109).1, meta.end_position);
         assert_eq!(meta.timestamp_ms_max, 9);
         assert_eq!(meta.record_count(), 10);
+    }
+
+    proptest::proptest! {
+        /// The interpolating search gives the partition point, however unevenly the
+        /// entries are spaced (records of very different sizes) and wherever the offset.
+        #[test]
+        fn entries_at_or_before_is_the_partition_point(
+            gaps in proptest::collection::vec(
+                proptest::prop_oneof![1u64..4, 1u64..2_000],
+                0..300,
+            ),
+            probes in proptest::collection::vec(0u64..700_000, 1..40),
+        ) {
+            let mut meta = SegmentMeta::empty(1_000);
+            let mut offset = 1_000;
+            for (i, gap) in gaps.iter().enumerate() {
+                offset += gap;
+                meta.index.push(IndexEntry { offset, position: i as u64 });
+            }
+            let last = meta.index.last().map_or(1_000, |e| e.offset);
+            let near: Vec<u64> = meta.index.iter().flat_map(|e| [e.offset - 1, e.offset, e.offset + 1]).collect();
+            for probe in probes.iter().copied().chain([0, 1_000, last, last + 1]).chain(near) {
+                let expected = meta.index.partition_point(|e| e.offset <= probe);
+                proptest::prop_assert_eq!(meta.entries_at_or_before(probe), expected, "probe {}", probe);
+            }
+        }
     }
 }

@@ -37,6 +37,26 @@ pub trait StorageFile: Send + Sync + Debug {
     fn set_len(&self, len_bytes: u64) -> io::Result<()>;
     /// Makes the file's data durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// Maps the file's first `len_bytes` into memory for reading, or `None` where this
+    /// storage does not map files (then every read goes through
+    /// [`StorageFile::read_at`]). `len_bytes` may run past the file's end: the caller
+    /// reads only bytes the file already holds, which it has written itself.
+    fn map(&self, len_bytes: u64) -> io::Result<Option<FileMap>> {
+        let _ = len_bytes;
+        Ok(None)
+    }
+}
+
+/// A file's bytes mapped read-only into memory (see [`StorageFile::map`]): reading them
+/// costs no system call and no copy, where a positional read costs both.
+#[derive(Debug)]
+pub struct FileMap(memmap2::Mmap);
+
+impl std::ops::Deref for FileMap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// The file-system operations the log needs, and nothing more.
@@ -88,6 +108,20 @@ impl StorageFile for FsFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
+    }
+    fn map(&self, len_bytes: u64) -> io::Result<Option<FileMap>> {
+        let len =
+            usize::try_from(len_bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: the mapping is read-only and shared, so it never changes the file; a
+        // mapped byte that changes under a reader, or a page past a file's end, is the
+        // hazard of any map. The log holds its directory's lock while it reads, never
+        // rewrites or truncates a byte below its visible end while it is open (it cuts
+        // torn tails only in `Log::open` and `Log::repair`, before any reader exists),
+        // and reads only bytes below a segment's end, which the file holds. Only another
+        // process writing into the files behind the lock's back could break that
+        // (docs/OPERATIONS.md says not to).
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.0)? };
+        Ok(Some(FileMap(map)))
     }
 }
 

@@ -35,6 +35,7 @@ fn options(mem: &MemStorage, sync: SyncPolicy) -> LogOptions {
         sync,
         index_interval_bytes: 200,
         storage: std::sync::Arc::new(mem.clone()),
+        ..LogOptions::default()
     }
 }
 

@@ -20,6 +20,7 @@ pub fn mem_options(mem: &MemStorage, segment_bytes_max: u64, sync: SyncPolicy) -
         sync,
         index_interval_bytes: 256,
         storage: Arc::new(mem.clone()),
+        ..LogOptions::default()
     }
 }
 
