@@ -110,7 +110,7 @@ impl Engine {
             segment_bytes_max: options.segment_bytes_max,
             record_bytes_max: options.record_bytes_max,
             sync: options.sync,
-            map_point_reads: options.map_log_reads,
+            map_reads: options.map_log_reads,
             storage: Arc::clone(&storage),
             ..LogOptions::default()
         };

@@ -33,10 +33,11 @@ pub struct Options {
     pub segment_bytes_max: u64,
     /// Largest encoded activity. `Default = 1 MiB`.
     pub record_bytes_max: u32,
-    /// Whether the activity log's reads by id (a query's index plans fetching their
-    /// matches, `get`) read segment files through read-only memory maps instead of one
-    /// positional read each. `Default = true`. Mapped pages count in resident memory
-    /// once read, though the kernel may drop them; see `LogOptions::map_point_reads`.
+    /// Whether the activity log is read through read-only memory maps of its segment
+    /// files instead of positional reads: fetches by id (a query's index plans, `get`)
+    /// and scans (replay, log-scan plans, the indexer) then cost no system call and no
+    /// copy. `Default = true`. Mapped pages count in resident memory once read, though
+    /// the kernel may drop them; see `LogOptions::map_reads`.
     pub map_log_reads: bool,
     /// How the index is kept.
     pub index: actlog_index::IndexOptions,

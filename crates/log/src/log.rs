@@ -37,7 +37,7 @@ use crate::segment::{
     find_next_valid, parse_segment_file_name, scan_frames, segment_file_name, side_file_name,
     FrameReader, Segment, SegmentMeta, Step,
 };
-use crate::storage::{OpenMode, Storage, StorageFile, StorageLock};
+use crate::storage::{FileMap, OpenMode, Storage, StorageFile, StorageLock};
 use crate::types::{
     Corruption, LogOptions, Offset, OpenReport, Record, RecordRef, RepairReport, RetentionReport,
     SegmentInfo, SyncPolicy, TornTail, VerifyReport,
@@ -144,9 +144,8 @@ pub struct LogIter {
     /// Offset of the frame the reader is positioned at.
     reader_offset: u64,
     reader: FrameReader,
-    /// Whether it reads segments through their maps (point readers, when
-    /// [`LogOptions::map_point_reads`] is on); scans read through the file.
-    map_reads: bool,
+    /// How it reads segments: through maps (see [`LogOptions::map_reads`]) or the file.
+    maps: MapUse,
     failed: bool,
 }
 
@@ -1018,6 +1017,17 @@ impl PointReader {
     }
 }
 
+/// How a [`LogIter`] reads its segments (see [`LogIter::map_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MapUse {
+    /// Through the file, with positional reads.
+    None,
+    /// Through the segment's own map, shared by every point reader.
+    Shared,
+    /// Through a map of its own, of the segment it is in.
+    Own,
+}
+
 /// How many records ahead of its reader a [`LogIter`] skips to by passing over them
 /// rather than by looking the record up in its segment's sparse index.
 const SKIP_WALK_RECORDS_MAX: u64 = 8;
@@ -1028,6 +1038,11 @@ impl LogIter {
     }
 
     fn with_reader(inner: Arc<Inner>, from: u64, to: u64, reader: FrameReader) -> Self {
+        let maps = if inner.options.map_reads {
+            MapUse::Own
+        } else {
+            MapUse::None
+        };
         LogIter {
             inner,
             next: from,
@@ -1037,7 +1052,7 @@ impl LogIter {
             segment_end_offset: 0,
             reader_offset: 0,
             reader,
-            map_reads: false,
+            maps,
             failed: false,
         }
     }
@@ -1051,9 +1066,13 @@ impl LogIter {
             .next_power_of_two()
             .min(POINT_CHUNK_MAX_BYTES);
         let reader = FrameReader::growing(0, min_bytes, POINT_CHUNK_MAX_BYTES);
-        let map_reads = inner.options.map_point_reads;
+        let maps = if inner.options.map_reads {
+            MapUse::Shared
+        } else {
+            MapUse::None
+        };
         LogIter {
-            map_reads,
+            maps,
             ..Self::with_reader(inner, from, to, reader)
         }
     }
@@ -1099,6 +1118,33 @@ impl LogIter {
         }
     }
 
+    /// The map to read `segment` (whose valid bytes end at `limit`) through, if any: a
+    /// point reader's is the segment's own, kept while the segment lives; a scan maps
+    /// the segment it enters and keeps that map only while it reads there (it goes on
+    /// with the same one when it enters the same segment again), so a scan of the whole
+    /// log holds one segment's pages at a time.
+    fn map_for(&self, segment: &Arc<Segment>, limit: u64) -> Option<Arc<FileMap>> {
+        let bound = self.inner.segment_bytes_bound(limit);
+        match self.maps {
+            MapUse::None => None,
+            MapUse::Shared => segment.mapped(bound).cloned(),
+            MapUse::Own => {
+                let same = self
+                    .segment
+                    .as_ref()
+                    .is_some_and(|s| Arc::ptr_eq(s, segment));
+                match self.reader.map() {
+                    Some(map) if same => Some(Arc::clone(map)),
+                    _ => match segment.file.map(bound) {
+                        Ok(Some(map)) => Some(Arc::new(map)),
+                        // Reads through the file serve as well, only slower.
+                        Ok(None) | Err(_) => None,
+                    },
+                }
+            }
+        }
+    }
+
     fn fail(&mut self, err: Error) -> Option<Result<RecordRef<'_>>> {
         self.failed = true;
         Some(Err(err))
@@ -1117,6 +1163,8 @@ impl LogIter {
                 && self.segment.as_ref().is_some_and(|s| s.meta.read().sealed)
             {
                 self.segment = None;
+                // A removed file's space is freed only once no map of it is left.
+                self.reader.read_file();
             }
             return None;
         }
@@ -1133,11 +1181,7 @@ impl LogIter {
                 let m = segment.meta.read();
                 (m.locate_span(self.next), m.end_position, m.end_offset)
             };
-            let map = if self.map_reads {
-                segment.mapped(self.inner.segment_bytes_bound(limit))
-            } else {
-                None
-            };
+            let map = self.map_for(&segment, limit);
             if self.next >= end_offset {
                 let (first, next) = self.inner.bounds();
                 return self.fail(out_of_range(self.next, first, next));
@@ -1156,7 +1200,7 @@ impl LogIter {
                 self.reader_offset = entry.offset;
             }
             match map {
-                Some(map) => self.reader.read_map(map, limit),
+                Some(map) => self.reader.read_map(&map, limit),
                 None => self.reader.read_file(),
             }
             self.segment_limit = limit;

@@ -309,6 +309,11 @@ impl FrameReader {
         }
     }
 
+    /// The map it reads, if it reads one.
+    pub(crate) fn map(&self) -> Option<&Arc<FileMap>> {
+        self.map.as_ref()
+    }
+
     /// The bytes frames are parsed from: the read buffer or the map.
     #[inline(always)]
     fn bytes(&self) -> &[u8] {

@@ -52,15 +52,16 @@ pub struct LogOptions {
     /// Spacing of the sparse offset index: a lookup scans at most about this many bytes.
     /// Default = 4096.
     pub index_interval_bytes: u32,
-    /// Whether reads by offset ([`Log::read`](crate::Log::read),
-    /// [`PointReader`](crate::PointReader)) read segments through a read-only memory map
-    /// of each file, which costs no system call and no copy per read, instead of
-    /// positional reads; storage that does not map files (such as
-    /// [`MemStorage`](crate::MemStorage)) reads either way. The mapped pages are the
-    /// page cache's: the kernel may drop them under memory pressure, but they count in
-    /// the process's resident memory once read. Scans always read through the file, in
-    /// large chunks. Default = `true`.
-    pub map_point_reads: bool,
+    /// Whether reads go through read-only memory maps of the segment files, which cost
+    /// no system call and no copy per read, instead of positional reads; storage that
+    /// does not map files (such as [`MemStorage`](crate::MemStorage)) reads either way.
+    /// Reads by offset ([`Log::read`](crate::Log::read), [`PointReader`](crate::PointReader))
+    /// share one map per segment, kept while the segment lives; a scan
+    /// ([`LogIter`](crate::LogIter)) maps the segment it is in and lets go of it when it
+    /// moves on. The mapped pages are the page cache's: the kernel may drop them under
+    /// memory pressure, but they count in the process's resident memory once read, up
+    /// to one segment per scan. Default = `true`.
+    pub map_reads: bool,
     /// Where the bytes go. Default = [`FsStorage`], the real file system.
     pub storage: Arc<dyn Storage>,
 }
@@ -72,7 +73,7 @@ impl Default for LogOptions {
             record_bytes_max: 1024 * 1024,
             sync: SyncPolicy::Always,
             index_interval_bytes: 4096,
-            map_point_reads: true,
+            map_reads: true,
             storage: Arc::new(FsStorage),
         }
     }

@@ -1,12 +1,13 @@
 //! A `LogIter` moved on with `reset_range` batch after batch, as a reader that follows
 //! the log does, returns every record once and in order: over records appended between
 //! its batches into the segment it is reading and past segment rolls, after starting
-//! over elsewhere, and after a range that was refused.
+//! over elsewhere, and after a range that was refused; in memory and on the file system,
+//! where it reads through memory maps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use actlog_log::{Error, Log, LogIter, MemStorage, Offset, SyncPolicy};
+use actlog_log::{Error, Log, LogIter, LogOptions, MemStorage, Offset, SyncPolicy};
 use common::*;
 use proptest::prelude::*;
 
@@ -32,6 +33,23 @@ fn follow(log: &Log, iter: &mut LogIter, from: u64, to: u64) {
     assert_eq!(fresh.len() as u64, to - from);
 }
 
+/// Appends `appends` batches, following each with one reader.
+fn follow_appends(log: &Log, appends: &[u64]) {
+    let mut iter = log.iter_range(Offset(0), Offset(0)).unwrap();
+    let mut end = 0;
+    for &n in appends {
+        append_n(log, end, n);
+        // Read the new records in one or two batches.
+        let mid = end + n / 2;
+        follow(log, &mut iter, end, mid);
+        follow(log, &mut iter, mid, end + n);
+        end += n;
+    }
+    // Starting over elsewhere, backwards and forwards.
+    follow(log, &mut iter, 0, end.min(7));
+    follow(log, &mut iter, end / 2, end);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -42,19 +60,32 @@ proptest! {
     ) {
         let mem = MemStorage::new();
         let (log, _) = Log::open(dir(), mem_options(&mem, segment_bytes, SyncPolicy::Never)).unwrap();
-        let mut iter = log.iter_range(Offset(0), Offset(0)).unwrap();
-        let mut end = 0;
-        for n in appends {
-            append_n(&log, end, n);
-            // Read the new records in one or two batches.
-            let mid = end + n / 2;
-            follow(&log, &mut iter, end, mid);
-            follow(&log, &mut iter, mid, end + n);
-            end += n;
-        }
-        // Starting over elsewhere, backwards and forwards.
-        follow(&log, &mut iter, 0, end.min(7));
-        follow(&log, &mut iter, end / 2, end);
+        follow_appends(&log, &appends);
+    }
+}
+
+proptest! {
+    // Fewer cases: on the file system every roll syncs a file and its directory.
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// The same on the file system, where the reader reads each segment through a map
+    /// made when it enters it, and goes on with it as the segment grows.
+    #[test]
+    fn batches_follow_appends_and_rolls_through_maps(
+        appends in prop::collection::vec(1u64..40, 1..30),
+        segment_bytes in prop::sample::select(vec![1_100u64, 4_096, 1 << 20]),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            segment_bytes_max: segment_bytes,
+            record_bytes_max: 1024,
+            sync: SyncPolicy::Never,
+            index_interval_bytes: 256,
+            ..LogOptions::default()
+        };
+        prop_assert!(options.map_reads);
+        let (log, _) = Log::open(tmp.path(), options).unwrap();
+        follow_appends(&log, &appends);
     }
 }
 

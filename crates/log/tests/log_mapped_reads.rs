@@ -1,8 +1,8 @@
-//! Reads by offset on the file system go through a memory map of each segment
-//! (`LogOptions::map_point_reads`): they return what a scan returns, over sealed
+//! Reads on the file system go through memory maps of the segments
+//! (`LogOptions::map_reads`): reads by offset and scans return the records, over sealed
 //! segments and an active one that grows after it was mapped, and find a flipped bit in
-//! a mapped segment as a positional read does; retention may remove a segment a reader
-//! has mapped.
+//! a mapped segment as positional reads do; retention may remove a segment a reader has
+//! mapped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -13,19 +13,19 @@ use proptest::prelude::*;
 
 const RECORDS: u64 = 600;
 
-fn options(map_point_reads: bool) -> LogOptions {
+fn options(map_reads: bool) -> LogOptions {
     LogOptions {
         segment_bytes_max: 4096,
         record_bytes_max: 1024,
         sync: SyncPolicy::Never,
         index_interval_bytes: 256,
-        map_point_reads,
+        map_reads,
         ..LogOptions::default()
     }
 }
 
-fn log_with_records(dir: &std::path::Path, map_point_reads: bool) -> Log {
-    let (log, _) = Log::open(dir, options(map_point_reads)).unwrap();
+fn log_with_records(dir: &std::path::Path, map_reads: bool) -> Log {
+    let (log, _) = Log::open(dir, options(map_reads)).unwrap();
     append_n(&log, 0, RECORDS);
     assert!(log.segments().len() > 5);
     log
@@ -72,7 +72,8 @@ fn mapped_and_positional_reads_read_the_records() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    // Few cases: on the file system every roll syncs a file and its directory.
+    #![proptest_config(ProptestConfig::with_cases(12))]
 
     /// Batches cut from one sorted list and a few that go back, through one reader, with
     /// appends (into the mapped active segment and on into new ones) between batches.
@@ -109,6 +110,28 @@ proptest! {
 }
 
 #[test]
+fn mapped_and_positional_scans_read_the_records() {
+    for map in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = log_with_records(tmp.path(), map);
+        check_contents(&log, 0, RECORDS);
+        let middle: Vec<u64> = log
+            .iter_range(Offset(100), Offset(400))
+            .unwrap()
+            .map(|r| r.unwrap().offset.0)
+            .collect();
+        assert_eq!(middle, (100..400).collect::<Vec<_>>());
+        let mut count = 0;
+        log.for_each_from(Offset(RECORDS / 2), |r| {
+            assert_eq!(r.payload, payload(r.offset.0).as_slice());
+            count += 1;
+        })
+        .unwrap();
+        assert_eq!(count, RECORDS - RECORDS / 2);
+    }
+}
+
+#[test]
 fn a_flipped_bit_in_a_mapped_sealed_segment_is_found_by_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let log = log_with_records(tmp.path(), true);
@@ -141,6 +164,20 @@ fn a_flipped_bit_in_a_mapped_sealed_segment_is_found_by_reads() {
         read_with(&mut reader, &[victim]),
         Err(Error::Corrupt { .. })
     ));
+    // A scan stops at it with the same error, after every record before it.
+    let mut scanned = 0;
+    let mut failed = None;
+    for record in log.iter_from(Offset(0)).unwrap() {
+        match record {
+            Ok(r) => {
+                assert_eq!(r.offset.0, scanned);
+                scanned += 1;
+            }
+            Err(err) => failed = Some(err),
+        }
+    }
+    assert_eq!(scanned, victim);
+    assert!(matches!(failed, Some(Error::Corrupt { position: p, .. }) if p == position));
 }
 
 #[test]
