@@ -111,6 +111,7 @@ impl Engine {
             record_bytes_max: options.record_bytes_max,
             sync: options.sync,
             map_reads: options.map_log_reads,
+            mapped_segments_max: options.mapped_log_segments_max,
             storage: Arc::clone(&storage),
             ..LogOptions::default()
         };

@@ -39,6 +39,10 @@ pub struct Options {
     /// copy. `Default = true`. Mapped pages count in resident memory once read, though
     /// the kernel may drop them; see `LogOptions::map_reads`.
     pub map_log_reads: bool,
+    /// How many activity log segments fetches by id keep mapped at once (with
+    /// `map_log_reads`); the least recently used beyond it are unmapped, which bounds
+    /// the resident memory of their pages. `Default = 8` (1 GiB of 128 MiB segments).
+    pub mapped_log_segments_max: usize,
     /// How the index is kept.
     pub index: actlog_index::IndexOptions,
     /// How long a read-your-writes query waits for the indexer before it fails with
@@ -89,6 +93,7 @@ impl Default for Options {
             segment_bytes_max: 128 * 1024 * 1024,
             record_bytes_max: 1024 * 1024,
             map_log_reads: true,
+            mapped_log_segments_max: 8,
             index: actlog_index::IndexOptions::default(),
             index_wait_ms: 30_000,
             index_flush_interval_ms: 5_000,

@@ -18,6 +18,7 @@
 //! file handle. Bytes below the visible end are never rewritten, so no reader sees a
 //! half-written frame.
 
+use std::collections::VecDeque;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -34,8 +35,8 @@ use crate::format::{
     encode_side_file, frame_bytes, SideFile, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::segment::{
-    find_next_valid, parse_segment_file_name, scan_frames, segment_file_name, side_file_name,
-    FrameReader, Segment, SegmentMeta, Step,
+    find_next_valid, map_file, parse_segment_file_name, scan_frames, segment_file_name,
+    side_file_name, FrameReader, Segment, SegmentMeta, Step,
 };
 use crate::storage::{FileMap, OpenMode, Storage, StorageFile, StorageLock};
 use crate::types::{
@@ -110,6 +111,9 @@ struct Inner {
     /// One past the last record written to a file.
     written: AtomicU64,
     first: AtomicU64,
+    /// The segments whose maps point readers use, least recently used first; at most
+    /// `mapped_segments_max` (see [`Inner::note_mapped`]).
+    mapped: Mutex<VecDeque<Arc<Segment>>>,
     poisoned: AtomicBool,
     poison_cause: Mutex<Option<String>>,
     retention: Mutex<()>,
@@ -209,6 +213,7 @@ impl Log {
             visible: AtomicU64::new(next),
             written: AtomicU64::new(next),
             first: AtomicU64::new(first),
+            mapped: Mutex::new(VecDeque::new()),
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
             retention: Mutex::new(()),
@@ -912,6 +917,27 @@ impl Inner {
             .max(one_record)
     }
 
+    /// Notes that a point reader uses `segment`'s map (which it has just made, if
+    /// `mapped_now`), and unmaps the segments used least recently beyond
+    /// `mapped_segments_max`, so that the pages point reads have touched, which count
+    /// in the process's resident memory, stay bounded by the options.
+    fn note_mapped(&self, segment: &Arc<Segment>, mapped_now: bool) {
+        let mut recent = self.mapped.lock();
+        if let Some(i) = recent.iter().position(|s| Arc::ptr_eq(s, segment)) {
+            if i + 1 < recent.len() {
+                let s = recent.remove(i);
+                recent.extend(s);
+            }
+        } else if mapped_now {
+            recent.push_back(Arc::clone(segment));
+        }
+        while recent.len() > self.options.mapped_segments_max {
+            if let Some(oldest) = recent.pop_front() {
+                oldest.unmap();
+            }
+        }
+    }
+
     fn segment_for(&self, offset: u64) -> Option<Arc<Segment>> {
         let segments = self.segments.read();
         let i = segments.partition_point(|s| s.base_offset <= offset);
@@ -939,6 +965,13 @@ impl Inner {
             }
             removed
         };
+        // A removed file's space is freed only once no map of it is left.
+        self.mapped
+            .lock()
+            .retain(|s| !removed.iter().any(|r| Arc::ptr_eq(r, s)));
+        for segment in &removed {
+            segment.unmap();
+        }
         let mut report = RetentionReport {
             first_offset: Offset(self.first.load(Ordering::Acquire)),
             ..RetentionReport::default()
@@ -1119,7 +1152,8 @@ impl LogIter {
     }
 
     /// The map to read `segment` (whose valid bytes end at `limit`) through, if any: a
-    /// point reader's is the segment's own, kept while the segment lives; a scan maps
+    /// point reader's is the segment's own, shared with other point readers (see
+    /// [`Inner::note_mapped`]); a scan maps
     /// the segment it enters and keeps that map only while it reads there (it goes on
     /// with the same one when it enters the same segment again), so a scan of the whole
     /// log holds one segment's pages at a time.
@@ -1127,7 +1161,11 @@ impl LogIter {
         let bound = self.inner.segment_bytes_bound(limit);
         match self.maps {
             MapUse::None => None,
-            MapUse::Shared => segment.mapped(bound).cloned(),
+            MapUse::Shared => {
+                let (map, mapped_now) = segment.mapped(bound);
+                self.inner.note_mapped(segment, mapped_now);
+                map
+            }
             MapUse::Own => {
                 let same = self
                     .segment
@@ -1135,11 +1173,7 @@ impl LogIter {
                     .is_some_and(|s| Arc::ptr_eq(s, segment));
                 match self.reader.map() {
                     Some(map) if same => Some(Arc::clone(map)),
-                    _ => match segment.file.map(bound) {
-                        Ok(Some(map)) => Some(Arc::new(map)),
-                        // Reads through the file serve as well, only slower.
-                        Ok(None) | Err(_) => None,
-                    },
+                    _ => map_file(segment.file.as_ref(), bound),
                 }
             }
         }
@@ -1610,6 +1644,63 @@ mod tests {
         fn send<T: Send>() {}
         send_sync::<Log>();
         send::<LogIter>();
+    }
+
+    /// Point reads keep at most `mapped_segments_max` segments mapped, the most recently
+    /// used, and retention lets go of the maps of the segments it removes.
+    #[test]
+    fn point_reads_keep_the_most_recently_used_segments_mapped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let options = LogOptions {
+            segment_bytes_max: 4096,
+            record_bytes_max: 1024,
+            sync: SyncPolicy::Never,
+            index_interval_bytes: 256,
+            mapped_segments_max: 2,
+            ..LogOptions::default()
+        };
+        let (log, _) = Log::open(tmp.path(), options).unwrap();
+        let payload = [7u8; 100];
+        for i in 0..300 {
+            log.append(&payload, i).unwrap();
+        }
+        let segments = log.inner.segments.read().clone();
+        assert!(segments.len() > 5);
+        let mapped = || -> Vec<u64> {
+            log.inner
+                .mapped
+                .lock()
+                .iter()
+                .map(|s| s.base_offset)
+                .collect()
+        };
+        let mut reader = log.point_reader();
+        for s in &segments {
+            reader.read_batch(&[Offset(s.base_offset)], |_| {}).unwrap();
+        }
+        let last_two: Vec<u64> = segments[segments.len() - 2..]
+            .iter()
+            .map(|s| s.base_offset)
+            .collect();
+        assert_eq!(mapped(), last_two);
+        for s in &segments {
+            assert_eq!(
+                s.is_mapped(),
+                last_two.contains(&s.base_offset),
+                "{}",
+                s.base_offset
+            );
+        }
+        // Reading an older segment again maps it and unmaps the least recently used.
+        log.read(Offset(segments[0].base_offset)).unwrap();
+        assert_eq!(mapped(), vec![last_two[1], segments[0].base_offset]);
+        assert!(!segments[segments.len() - 2].is_mapped());
+        // Using a mapped one makes it the most recent.
+        log.read(Offset(last_two[1])).unwrap();
+        assert_eq!(mapped(), vec![segments[0].base_offset, last_two[1]]);
+        log.retain_before(Offset(segments[1].base_offset)).unwrap();
+        assert_eq!(mapped(), vec![last_two[1]]);
+        assert!(!segments[0].is_mapped());
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::CorruptionKind;
 use crate::format::{
@@ -180,9 +180,17 @@ pub(crate) struct Segment {
     pub side_path: PathBuf,
     pub file: Arc<dyn StorageFile>,
     pub meta: RwLock<SegmentMeta>,
-    /// The file mapped for point reads, made on the first one (see [`Segment::mapped`]);
-    /// `None` inside once mapping was found not to work here.
-    map: OnceLock<Option<Arc<FileMap>>>,
+    /// The file mapped for point reads (see [`Segment::mapped`]).
+    map: Mutex<SegmentMap>,
+}
+
+/// Whether a segment's file is mapped for point reads.
+#[derive(Debug)]
+enum SegmentMap {
+    NotMapped,
+    Mapped(Arc<FileMap>),
+    /// Mapping failed or the storage does not map files: readers read the file.
+    Unmappable,
 }
 
 impl Segment {
@@ -199,22 +207,54 @@ impl Segment {
             side_path,
             file,
             meta: RwLock::new(meta),
-            map: OnceLock::new(),
+            map: Mutex::new(SegmentMap::NotMapped),
         }
     }
 
-    /// The segment's file mapped into memory, `len_bytes` long, mapped by the first
-    /// caller; `None` where the storage does not map files or mapping failed, and then
-    /// readers read the file. One map serves the segment's whole life, so `len_bytes`
-    /// must cover every byte it can ever hold (an active segment grows into it).
-    pub(crate) fn mapped(&self, len_bytes: u64) -> Option<&Arc<FileMap>> {
-        self.map
-            .get_or_init(|| match self.file.map(len_bytes) {
-                Ok(Some(map)) => Some(Arc::new(map)),
-                // Reads through the file serve as well, only slower.
-                Ok(None) | Err(_) => None,
-            })
-            .as_ref()
+    /// The segment's file mapped into memory, `len_bytes` long, and whether this call
+    /// mapped it; `None` where the storage does not map files or mapping failed, and
+    /// then readers read the file. A map serves until [`Segment::unmap`], so `len_bytes`
+    /// must cover every byte the segment can ever hold (an active segment grows into
+    /// it).
+    pub(crate) fn mapped(&self, len_bytes: u64) -> (Option<Arc<FileMap>>, bool) {
+        let mut slot = self.map.lock();
+        match &*slot {
+            SegmentMap::Mapped(map) => (Some(Arc::clone(map)), false),
+            SegmentMap::Unmappable => (None, false),
+            SegmentMap::NotMapped => match map_file(self.file.as_ref(), len_bytes) {
+                Some(map) => {
+                    *slot = SegmentMap::Mapped(Arc::clone(&map));
+                    (Some(map), true)
+                }
+                None => {
+                    *slot = SegmentMap::Unmappable;
+                    (None, false)
+                }
+            },
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(*self.map.lock(), SegmentMap::Mapped(_))
+    }
+
+    /// Lets go of the segment's map: the next point read maps it again. Readers that
+    /// hold the map keep it until they move on.
+    pub(crate) fn unmap(&self) {
+        let mut slot = self.map.lock();
+        if matches!(*slot, SegmentMap::Mapped(_)) {
+            *slot = SegmentMap::NotMapped;
+        }
+    }
+}
+
+/// `file` mapped `len_bytes` long, or `None` where it cannot be: reads through the file
+/// serve as well, only slower.
+pub(crate) fn map_file(file: &dyn StorageFile, len_bytes: u64) -> Option<Arc<FileMap>> {
+    match file.map(len_bytes) {
+        Ok(Some(map)) => Some(Arc::new(map)),
+        Ok(None) | Err(_) => None,
     }
 }
 

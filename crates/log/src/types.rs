@@ -62,6 +62,10 @@ pub struct LogOptions {
     /// memory pressure, but they count in the process's resident memory once read, up
     /// to one segment per scan. Default = `true`.
     pub map_reads: bool,
+    /// How many segments point reads keep mapped at once (with `map_reads`): the least
+    /// recently used beyond this are unmapped, so the resident memory of their pages
+    /// stays within this many segments. Default = 8 (1 GiB of 128 MiB segments).
+    pub mapped_segments_max: usize,
     /// Where the bytes go. Default = [`FsStorage`], the real file system.
     pub storage: Arc<dyn Storage>,
 }
@@ -74,6 +78,7 @@ impl Default for LogOptions {
             sync: SyncPolicy::Always,
             index_interval_bytes: 4096,
             map_reads: true,
+            mapped_segments_max: 8,
             storage: Arc::new(FsStorage),
         }
     }
