@@ -123,6 +123,7 @@ struct ServeArgs {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_transparent_huge_pages();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -130,6 +131,21 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Turns transparent huge pages off for this process, as `MIMALLOC_ALLOW_THP=0` would
+/// (and as Redis and MongoDB advise): mimalloc asks for huge pages for its arenas, and
+/// the kernel then zeroes a 2 MiB page at the first touch of any byte in it, again
+/// after each time the allocator gives memory back. Ingest spent about a third of its
+/// CPU in the kernel that way, and held more memory (docs/BENCHMARKS.md, "Ingest
+/// without transparent huge pages").
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and changes only this process's
+    // huge page policy; a kernel that refuses it leaves the default, which is harmless.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 
