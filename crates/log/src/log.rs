@@ -1153,10 +1153,9 @@ impl LogIter {
 
     /// The map to read `segment` (whose valid bytes end at `limit`) through, if any: a
     /// point reader's is the segment's own, shared with other point readers (see
-    /// [`Inner::note_mapped`]); a scan maps
-    /// the segment it enters and keeps that map only while it reads there (it goes on
-    /// with the same one when it enters the same segment again), so a scan of the whole
-    /// log holds one segment's pages at a time.
+    /// [`Inner::note_mapped`]); a scan maps the segment it enters and keeps that map
+    /// only while it reads there (it goes on with the same one when it enters the same
+    /// segment again), so a scan of the whole log holds one segment's pages at a time.
     fn map_for(&self, segment: &Arc<Segment>, limit: u64) -> Option<Arc<FileMap>> {
         let bound = self.inner.segment_bytes_bound(limit);
         match self.maps {
