@@ -393,7 +393,15 @@ pub(crate) struct BlockBuilder {
     types: Vec<u32>,
     /// Index of each type in `types`.
     type_index: foldhash::HashMap<u32, u32>,
+    /// (type, slot) by the type's low bits, in front of `type_index`: every by-person
+    /// posting looks its type up, and a block's few dozen types nearly always differ
+    /// there. A slot of `u32::MAX` marks an empty entry.
+    type_cache: [(u32, u32); TYPE_CACHE_ENTRIES],
 }
+
+/// Entries of [`BlockBuilder`]'s type cache (a power of two).
+const TYPE_CACHE_ENTRIES: usize = 64;
+const TYPE_CACHE_EMPTY: (u32, u32) = (0, u32::MAX);
 
 impl BlockBuilder {
     pub fn new(family: u8) -> Self {
@@ -412,6 +420,7 @@ impl BlockBuilder {
             prev: None,
             types: Vec::new(),
             type_index: foldhash::HashMap::default(),
+            type_cache: [TYPE_CACHE_EMPTY; TYPE_CACHE_ENTRIES],
         }
     }
 
@@ -461,11 +470,16 @@ impl BlockBuilder {
 
     /// The index of `type_id` in the block's type table, added if new.
     fn type_slot(&mut self, type_id: u32) -> u32 {
+        let cached = &mut self.type_cache[type_id as usize % TYPE_CACHE_ENTRIES];
+        if cached.1 != u32::MAX && cached.0 == type_id {
+            return cached.1;
+        }
         let next = self.types.len() as u32;
         let slot = *self.type_index.entry(type_id).or_insert(next);
         if slot == next {
             self.types.push(type_id);
         }
+        *cached = (type_id, slot);
         slot
     }
 
@@ -574,6 +588,7 @@ impl BlockBuilder {
         self.prev = None;
         self.types.clear();
         self.type_index.clear();
+        self.type_cache = [TYPE_CACHE_EMPTY; TYPE_CACHE_ENTRIES];
         (key, value)
     }
 }
@@ -590,6 +605,8 @@ pub(crate) struct BlockShape {
     types: usize,
     /// Bytes of every group key, when the family's are all one size.
     fixed_key: Option<usize>,
+    /// Bytes of one directory entry: `width`, or twice that with key ends.
+    entry: usize,
     dir_at: usize,
     keys_at: usize,
     data_at: usize,
@@ -600,17 +617,6 @@ pub(crate) struct BlockShape {
     base_id: u64,
     /// occurred_at predictor (see [`rate_between`]).
     pub rate: i64,
-}
-
-impl BlockShape {
-    /// Bytes of one directory entry.
-    fn entry_bytes(&self) -> usize {
-        if self.fixed_key.is_some() {
-            self.width
-        } else {
-            2 * self.width
-        }
-    }
 }
 
 /// A checked view of one block: header and directory validated, postings decoded on
@@ -713,6 +719,7 @@ impl<'v> BlockView<'v> {
                 width,
                 types,
                 fixed_key,
+                entry,
                 dir_at,
                 keys_at,
                 data_at,
@@ -764,7 +771,8 @@ impl<'v> BlockView<'v> {
         if shape.keys_at > shape.data_at
             || shape.data_at > body.len()
             || shape.dir_at != BLOCK_HEADER_BYTES + shape.types * TYPE_ENTRY_BYTES
-            || shape.keys_at != shape.dir_at + shape.groups * shape.entry_bytes()
+            || shape.entry != if shape.fixed_key.is_some() { 1 } else { 2 } * shape.width
+            || shape.keys_at != shape.dir_at + shape.groups * shape.entry
         {
             return None;
         }
@@ -775,7 +783,7 @@ impl<'v> BlockView<'v> {
     /// (key end, data end) of group `g`, relative to their areas.
     fn dir(&self, g: usize) -> (usize, usize) {
         let s = &self.shape;
-        let at = s.dir_at + g * s.entry_bytes();
+        let at = s.dir_at + g * s.entry;
         let read = |at: usize| {
             if s.width == 2 {
                 usize::from(le_u16(self.body, at))
