@@ -20,14 +20,21 @@ pub(crate) const FAMILIES: [u8; 4] = [FAMILY_PERSON, FAMILY_TYPE, FAMILY_PRIMARY
 pub(crate) const META_KEY: &[u8] = b"\x00meta";
 
 /// Current on-disk format version, stored in the meta record.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
 const CRC_BYTES: usize = 4;
 /// Bytes of the family byte and run id that start every block key.
 pub(crate) const RUN_PREFIX_BYTES: usize = 9;
 /// Fixed block header: group count, key area length, posting count (u32 each), min id,
-/// max id, base occurred_at, base id, occurred_at rate (u64/i64 each).
-pub(crate) const BLOCK_HEADER_BYTES: usize = 4 * 3 + 8 * 5;
+/// max id, base occurred_at, base id, occurred_at rate (u64/i64 each), bytes per
+/// directory offset (u8), entries of the type table (u32).
+pub(crate) const BLOCK_HEADER_BYTES: usize = 4 * 3 + 8 * 5 + 1 + 4;
+/// Offset of the directory offset width in the header.
+const WIDTH_AT: usize = 52;
+/// Offset of the type table's entry count in the header.
+const TYPES_AT: usize = 53;
+/// Bytes of one type table entry (a type id, u32).
+const TYPE_ENTRY_BYTES: usize = 4;
 
 /// Fractional bits of a block's occurred_at rate (ms per id step, fixed point).
 const RATE_FRACTION_BITS: u32 = 16;
@@ -53,8 +60,16 @@ pub(crate) fn rate_between(first_id: u64, first_occ: i64, last_id: u64, last_occ
     let rate = (occs << RATE_FRACTION_BITS) / ids;
     rate.clamp(-i128::from(RATE_MAX), i128::from(RATE_MAX)) as i64
 }
-/// One directory entry: end of the group's key and end of its postings (u32 each).
-pub(crate) const DIR_ENTRY_BYTES: usize = 8;
+/// Bytes of the group key of every group in `family`, when they all take the same (a
+/// person `u64`, a type `u32`): their key ends are then implied by the group's index,
+/// so the directory holds only data ends. `None` for the value families.
+fn fixed_group_bytes(family: u8) -> Option<usize> {
+    match family {
+        FAMILY_PERSON => Some(8),
+        FAMILY_TYPE => Some(4),
+        _ => None,
+    }
+}
 
 pub(crate) fn family_of(key: &[u8]) -> Family {
     match key.first() {
@@ -336,6 +351,10 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(w)
 }
 
+fn le_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
 fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
@@ -368,7 +387,21 @@ pub(crate) struct BlockBuilder {
     rate: i64,
     /// Previous posting of the open group.
     prev: Option<Post>,
+    /// By person: the block's distinct types in first-seen order; postings store an
+    /// index into it. Type ids are large numbers (custom types start at 100,000, three
+    /// varint bytes) of which a block holds a few dozen (one byte).
+    types: Vec<u32>,
+    /// Index of each type in `types`.
+    type_index: foldhash::HashMap<u32, u32>,
+    /// (type, slot) by the type's low bits, in front of `type_index`: every by-person
+    /// posting looks its type up, and a block's few dozen types nearly always differ
+    /// there. A slot of `u32::MAX` marks an empty entry.
+    type_cache: [(u32, u32); TYPE_CACHE_ENTRIES],
 }
+
+/// Entries of [`BlockBuilder`]'s type cache (a power of two).
+const TYPE_CACHE_ENTRIES: usize = 64;
+const TYPE_CACHE_EMPTY: (u32, u32) = (0, u32::MAX);
 
 impl BlockBuilder {
     pub fn new(family: u8) -> Self {
@@ -385,6 +418,9 @@ impl BlockBuilder {
             base_id: 0,
             rate: 0,
             prev: None,
+            types: Vec::new(),
+            type_index: foldhash::HashMap::default(),
+            type_cache: [TYPE_CACHE_EMPTY; TYPE_CACHE_ENTRIES],
         }
     }
 
@@ -404,15 +440,25 @@ impl BlockBuilder {
         self.postings
     }
 
-    /// Bytes the block would take now, about.
+    /// Bytes the block would take now, about (directory offsets counted narrow).
     pub fn bytes(&self) -> usize {
-        BLOCK_HEADER_BYTES + self.dir.len() * DIR_ENTRY_BYTES + self.keys.len() + self.data.len()
+        let entry = if fixed_group_bytes(self.family).is_some() {
+            2
+        } else {
+            4
+        };
+        BLOCK_HEADER_BYTES
+            + self.types.len() * TYPE_ENTRY_BYTES
+            + self.dir.len() * entry
+            + self.keys.len()
+            + self.data.len()
     }
 
     /// Starts a new group; the caller guarantees (group, posting) order across calls.
     /// `min_id`/`base_occ` are taken from the block's first posting, so blocks must be
     /// started with [`BlockBuilder::push`] right after.
     pub fn open_group(&mut self, group: &[u8]) {
+        debug_assert!(fixed_group_bytes(self.family).is_none_or(|n| n == group.len()));
         if let Some(last) = self.dir.last_mut() {
             last.1 = self.data.len() as u32;
         }
@@ -420,6 +466,21 @@ impl BlockBuilder {
         self.dir
             .push((self.keys.len() as u32, self.data.len() as u32));
         self.prev = None;
+    }
+
+    /// The index of `type_id` in the block's type table, added if new.
+    fn type_slot(&mut self, type_id: u32) -> u32 {
+        let cached = &mut self.type_cache[type_id as usize % TYPE_CACHE_ENTRIES];
+        if cached.1 != u32::MAX && cached.0 == type_id {
+            return cached.1;
+        }
+        let next = self.types.len() as u32;
+        let slot = *self.type_index.entry(type_id).or_insert(next);
+        if slot == next {
+            self.types.push(type_id);
+        }
+        *cached = (type_id, slot);
+        slot
     }
 
     /// Appends a posting to the open group, which the caller keeps in the family's order.
@@ -436,7 +497,6 @@ impl BlockBuilder {
         self.min_id = self.min_id.min(p.id);
         self.max_id = self.max_id.max(p.id);
         let rate = self.rate;
-        let d = &mut self.data;
         // The first posting of a group is relative to the block's first posting (ids
         // zigzagged: other groups may hold smaller ones); later ones to their
         // predecessor.
@@ -445,22 +505,31 @@ impl BlockBuilder {
         let (prev_id, prev_occ, pred_id) = match self.prev {
             Some(q) => (q.id, q.occ, q.id),
             None => {
-                put_varint(d, zigzag(p.id.wrapping_sub(self.base_id) as i64));
+                put_varint(
+                    &mut self.data,
+                    zigzag(p.id.wrapping_sub(self.base_id) as i64),
+                );
                 (p.id, self.base_occ, self.base_id)
             }
         };
         match self.family {
             FAMILY_PERSON => {
+                // A by-person posting's aux is a type id, a u32.
+                debug_assert!(u32::try_from(p.aux).is_ok());
+                let slot = self.type_slot(p.aux as u32);
+                let d = &mut self.data;
                 put_varint(d, p.id.wrapping_sub(prev_id));
-                put_varint(d, p.aux);
+                put_varint(d, u64::from(slot));
                 put_varint(d, zigzag(occ_residual(rate, p, pred_id, prev_occ)));
             }
             FAMILY_TYPE => {
+                let d = &mut self.data;
                 put_varint(d, zigzag(p.id.wrapping_sub(prev_id) as i64));
                 put_varint(d, p.aux);
                 put_varint(d, zigzag(occ_residual(rate, p, pred_id, prev_occ)));
             }
             _ => {
+                let d = &mut self.data;
                 put_varint(d, p.id.wrapping_sub(prev_id));
                 put_varint(d, zigzag(occ_residual(rate, p, pred_id, prev_occ)));
             }
@@ -474,7 +543,12 @@ impl BlockBuilder {
             last.1 = self.data.len() as u32;
         }
         let key = block_key(self.family, run, &self.first);
-        let mut body = Vec::with_capacity(self.bytes() + CRC_BYTES);
+        // Offsets take two bytes when both areas fit: every block sealed at its size
+        // target does; only a block of huge value keys needs four.
+        let narrow =
+            self.keys.len() <= usize::from(u16::MAX) && self.data.len() <= usize::from(u16::MAX);
+        let width: u8 = if narrow { 2 } else { 4 };
+        let mut body = Vec::with_capacity(self.bytes() + 4 * self.dir.len() + CRC_BYTES);
         body.extend_from_slice(&(self.dir.len() as u32).to_le_bytes());
         body.extend_from_slice(&(self.keys.len() as u32).to_le_bytes());
         body.extend_from_slice(&self.postings.to_le_bytes());
@@ -483,9 +557,24 @@ impl BlockBuilder {
         body.extend_from_slice(&self.base_occ.to_le_bytes());
         body.extend_from_slice(&self.base_id.to_le_bytes());
         body.extend_from_slice(&self.rate.to_le_bytes());
+        body.push(width);
+        body.extend_from_slice(&(self.types.len() as u32).to_le_bytes());
+        for t in &self.types {
+            body.extend_from_slice(&t.to_le_bytes());
+        }
+        let fixed = fixed_group_bytes(self.family).is_some();
+        let put = |body: &mut Vec<u8>, v: u32| {
+            if narrow {
+                body.extend_from_slice(&(v as u16).to_le_bytes());
+            } else {
+                body.extend_from_slice(&v.to_le_bytes());
+            }
+        };
         for &(k, d) in &self.dir {
-            body.extend_from_slice(&k.to_le_bytes());
-            body.extend_from_slice(&d.to_le_bytes());
+            if !fixed {
+                put(&mut body, k);
+            }
+            put(&mut body, d);
         }
         body.extend_from_slice(&self.keys);
         body.extend_from_slice(&self.data);
@@ -497,6 +586,9 @@ impl BlockBuilder {
         self.min_id = u64::MAX;
         self.max_id = 0;
         self.prev = None;
+        self.types.clear();
+        self.type_index.clear();
+        self.type_cache = [TYPE_CACHE_EMPTY; TYPE_CACHE_ENTRIES];
         (key, value)
     }
 }
@@ -507,6 +599,15 @@ impl BlockBuilder {
 pub(crate) struct BlockShape {
     family: u8,
     groups: usize,
+    /// Bytes per directory offset: 2 or 4.
+    width: usize,
+    /// Entries of the type table (by person; 0 in the other families).
+    types: usize,
+    /// Bytes of every group key, when the family's are all one size.
+    fixed_key: Option<usize>,
+    /// Bytes of one directory entry: `width`, or twice that with key ends.
+    entry: usize,
+    dir_at: usize,
     keys_at: usize,
     data_at: usize,
     pub postings: u32,
@@ -555,9 +656,37 @@ impl<'v> BlockView<'v> {
         let base_occ = le_u64(body, 28) as i64;
         let base_id = le_u64(body, 36);
         let rate = le_u64(body, 44) as i64;
+        let width = usize::from(body[WIDTH_AT]);
+        let types = le_u32(body, TYPES_AT) as usize;
+        if width != 2 && width != 4 {
+            return Err(Bad {
+                position: WIDTH_AT,
+                what: "directory offset width is neither 2 nor 4",
+            });
+        }
+        if (family == FAMILY_PERSON) != (types > 0) {
+            return Err(Bad {
+                position: TYPES_AT,
+                what: "type table in a family without one, or missing",
+            });
+        }
+        let fixed_key = fixed_group_bytes(family);
+        let entry = if fixed_key.is_some() {
+            width
+        } else {
+            2 * width
+        };
+        let dir_at = types
+            .checked_mul(TYPE_ENTRY_BYTES)
+            .and_then(|t| t.checked_add(BLOCK_HEADER_BYTES))
+            .filter(|&d| d <= body.len())
+            .ok_or(Bad {
+                position: TYPES_AT,
+                what: "type table out of range",
+            })?;
         let keys_at = groups
-            .checked_mul(DIR_ENTRY_BYTES)
-            .and_then(|d| d.checked_add(BLOCK_HEADER_BYTES))
+            .checked_mul(entry)
+            .and_then(|d| d.checked_add(dir_at))
             .filter(|&k| k <= body.len())
             .ok_or(Bad {
                 position: 0,
@@ -576,11 +705,22 @@ impl<'v> BlockView<'v> {
                 what: "empty block or bad id bounds",
             });
         }
+        if fixed_key.is_some_and(|n| groups.checked_mul(n) != Some(key_bytes)) {
+            return Err(Bad {
+                position: 4,
+                what: "key area is not one key per group",
+            });
+        }
         let view = BlockView {
             body,
             shape: BlockShape {
                 family,
                 groups,
+                width,
+                types,
+                fixed_key,
+                entry,
+                dir_at,
                 keys_at,
                 data_at,
                 postings,
@@ -591,16 +731,16 @@ impl<'v> BlockView<'v> {
                 rate,
             },
         };
-        // Directory ends must be non-decreasing and inside their areas. Read entry by
-        // entry from the directory's bytes: a person block has hundreds of groups.
+        // Directory ends must be non-decreasing and inside their areas (key ends
+        // increasing: no key is empty). Read entry by entry: a person block has hundreds
+        // of groups.
         let (mut pk, mut pd) = (0usize, 0usize);
         let data_bytes = body.len() - data_at;
-        let dir = &body[BLOCK_HEADER_BYTES..keys_at];
-        for (g, entry) in dir.chunks_exact(DIR_ENTRY_BYTES).enumerate() {
-            let (k, d) = (le_u32(entry, 0) as usize, le_u32(entry, 4) as usize);
+        for g in 0..groups {
+            let (k, d) = view.dir(g);
             if k <= pk || k > key_bytes || d < pd || d > data_bytes {
                 return Err(Bad {
-                    position: BLOCK_HEADER_BYTES + g * DIR_ENTRY_BYTES,
+                    position: dir_at + g * entry,
                     what: "directory entry out of range",
                 });
             }
@@ -630,7 +770,9 @@ impl<'v> BlockView<'v> {
         // bounds are checked again because they cost nothing.
         if shape.keys_at > shape.data_at
             || shape.data_at > body.len()
-            || shape.keys_at != BLOCK_HEADER_BYTES + shape.groups * DIR_ENTRY_BYTES
+            || shape.dir_at != BLOCK_HEADER_BYTES + shape.types * TYPE_ENTRY_BYTES
+            || shape.entry != if shape.fixed_key.is_some() { 1 } else { 2 } * shape.width
+            || shape.keys_at != shape.dir_at + shape.groups * shape.entry
         {
             return None;
         }
@@ -638,12 +780,21 @@ impl<'v> BlockView<'v> {
         Some(BlockView { body, shape })
     }
 
+    /// (key end, data end) of group `g`, relative to their areas.
     fn dir(&self, g: usize) -> (usize, usize) {
-        let at = BLOCK_HEADER_BYTES + g * DIR_ENTRY_BYTES;
-        (
-            le_u32(self.body, at) as usize,
-            le_u32(self.body, at + 4) as usize,
-        )
+        let s = &self.shape;
+        let at = s.dir_at + g * s.entry;
+        let read = |at: usize| {
+            if s.width == 2 {
+                usize::from(le_u16(self.body, at))
+            } else {
+                le_u32(self.body, at) as usize
+            }
+        };
+        match s.fixed_key {
+            Some(n) => ((g + 1) * n, read(at)),
+            None => (read(at), read(at + s.width)),
+        }
     }
 
     pub fn groups(&self) -> usize {
@@ -683,6 +834,20 @@ impl<'v> BlockView<'v> {
         lo
     }
 
+    /// The type at `slot` of the block's type table.
+    fn type_at(&self, slot: u64, pos: usize) -> Result<u64, Bad> {
+        match usize::try_from(slot) {
+            Ok(i) if i < self.shape.types => Ok(u64::from(le_u32(
+                self.body,
+                BLOCK_HEADER_BYTES + i * TYPE_ENTRY_BYTES,
+            ))),
+            _ => Err(Bad {
+                position: pos,
+                what: "type index outside the type table",
+            }),
+        }
+    }
+
     /// Appends the postings of group `g` to `out`, in the family's order.
     pub fn decode_group(&self, g: usize, out: &mut Vec<Post>) -> Result<(), Bad> {
         let start = self.shape.data_at + if g == 0 { 0 } else { self.dir(g - 1).1 };
@@ -706,7 +871,8 @@ impl<'v> BlockView<'v> {
             let (id, occ, aux) = match self.shape.family {
                 FAMILY_PERSON => {
                     let d = need(get_varint(data, &mut pos), pos, "truncated id")?;
-                    let t = need(get_varint(data, &mut pos), pos, "truncated type")?;
+                    let s = need(get_varint(data, &mut pos), pos, "truncated type")?;
+                    let t = self.type_at(s, pos)?;
                     let o = need(get_varint(data, &mut pos), pos, "truncated occurred_at")?;
                     let id = prev_id.wrapping_add(d);
                     let step = predict_occ(self.shape.rate, id.wrapping_sub(pred_id));
@@ -1122,6 +1288,108 @@ mod tests {
         assert_eq!(rate_between(0, i64::MIN, 1, i64::MAX), RATE_MAX);
     }
 
+    /// A by-person block stores each distinct type once, in its type table: hundreds of
+    /// custom types (ids from 100,000) round-trip, and the first 128 cost one byte per
+    /// posting.
+    #[test]
+    fn person_types_round_trip_through_the_table() {
+        let types = |n: u64| -> Vec<(Vec<u8>, Vec<Post>)> {
+            (0..n)
+                .map(|i| {
+                    let posts = vec![Post {
+                        id: i,
+                        occ: 1_000 + i as i64,
+                        aux: 100_000 + (i * 7) % n,
+                    }];
+                    (person_group(i).to_vec(), posts)
+                })
+                .collect()
+        };
+        for n in [1, 127, 128, 300] {
+            let groups = types(n);
+            let (k, v) = build(FAMILY_PERSON, &groups);
+            let view = BlockView::open(&k, &v).map_err(|b| b.what);
+            assert_eq!(view.as_ref().map(|v| v.shape.types), Ok(n as usize));
+            let Ok(view) = view else { return };
+            for (g, (key, posts)) in groups.iter().enumerate() {
+                let mut out = Vec::new();
+                assert!(view.decode_group(g, &mut out).is_ok());
+                assert_eq!(view.group_key(g), key.as_slice());
+                assert_eq!(&out, posts);
+            }
+        }
+        // 128 types: table 4 bytes each; per posting a one-byte slot where the type id
+        // took three.
+        let (_, v) = build(FAMILY_PERSON, &types(128));
+        let fixed = BLOCK_HEADER_BYTES + CRC_BYTES + 128 * (TYPE_ENTRY_BYTES + 2 + 8);
+        assert!(v.len() <= fixed + 128 * 5, "{}", v.len());
+    }
+
+    /// A posting whose type slot lies outside the table is damage, not a type.
+    #[test]
+    fn type_slot_outside_the_table_is_damage() {
+        let groups = vec![(
+            person_group(3).to_vec(),
+            vec![
+                Post {
+                    id: 10,
+                    occ: 5,
+                    aux: 100_001,
+                },
+                Post {
+                    id: 11,
+                    occ: 6,
+                    aux: 100_002,
+                },
+            ],
+        )];
+        let (k, v) = build(FAMILY_PERSON, &groups);
+        let Ok(view) = BlockView::open(&k, &v) else {
+            panic!("block does not open");
+        };
+        // Data: first id (zigzag 0), then per posting id delta, type slot, residual.
+        let slot_at = view.shape.data_at + 2;
+        assert_eq!(v[slot_at], 0);
+        let mut body = v[..v.len() - CRC_BYTES].to_vec();
+        body[slot_at] = 2;
+        let damaged = seal(&k, body);
+        let view = BlockView::open(&k, &damaged).map_err(|b| b.what);
+        let mut out = Vec::new();
+        assert_eq!(
+            view.and_then(|v| v.decode_group(0, &mut out).map_err(|b| b.what)),
+            Err("type index outside the type table")
+        );
+    }
+
+    /// Directory offsets take two bytes while key and data areas fit 64 KiB, four past
+    /// it; both widths round-trip.
+    #[test]
+    fn directory_offsets_widen_past_64_kib() {
+        for (n, width) in [(1_000u64, 2), (40_000, 4)] {
+            let groups: Vec<(Vec<u8>, Vec<Post>)> = (0..n)
+                .map(|g| {
+                    let post = Post {
+                        id: g * 1_000,
+                        occ: g as i64,
+                        aux: 0,
+                    };
+                    (g.to_be_bytes().to_vec(), vec![post])
+                })
+                .collect();
+            let (k, v) = build(FAMILY_PRIMARY, &groups);
+            let view = BlockView::open(&k, &v).map_err(|b| b.what);
+            assert_eq!(view.as_ref().map(|v| v.shape.width), Ok(width));
+            let Ok(view) = view else { return };
+            assert!(view.check_all().is_ok());
+            for g in [0, n as usize / 2, n as usize - 1] {
+                let mut out = Vec::new();
+                assert!(view.decode_group(g, &mut out).is_ok());
+                assert_eq!(view.group_key(g), groups[g].0.as_slice());
+                assert_eq!(out, groups[g].1);
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -1153,10 +1421,22 @@ mod tests {
                 let mut posts: Vec<Post> = posts.into_iter().map(|(id, occ, aux)| Post {
                     id,
                     occ,
-                    aux: if family == FAMILY_PERSON || family == FAMILY_TYPE { aux } else { 0 },
+                    // By person, aux is a type id (u32); by type, a person id.
+                    aux: match family {
+                        FAMILY_PERSON => aux >> 1,
+                        FAMILY_TYPE => aux,
+                        _ => 0,
+                    },
                 }).collect();
                 posts.sort_by_key(|p| pos_of(family, p));
-                groups.push((g.to_be_bytes().to_vec(), posts));
+                // Group keys as each family makes them: fixed-width for persons and
+                // types, of any length (here 1 to 8 bytes) for values.
+                let key = match family {
+                    FAMILY_PERSON => person_group(g).to_vec(),
+                    FAMILY_TYPE => type_group(g as u32).to_vec(),
+                    _ => g.to_be_bytes()[(g % 8) as usize..].to_vec(),
+                };
+                groups.push((key, posts));
             }
             let (k, v) = build_with_rate(family, &groups, rate);
             let view = BlockView::open(&k, &v).map_err(|b| TestCaseError::fail(b.what))?;

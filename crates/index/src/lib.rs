@@ -187,12 +187,14 @@ impl<'a> KeyRange<'a> {
     }
 }
 
-/// How sled organises its log (sled's `Mode`, without exposing sled).
+/// How sled organises its log (sled's `Mode`, without exposing sled). sled 0.34 stores
+/// the setting but no code of it reads it: both variants write and keep the same bytes
+/// (docs/BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SledMode {
-    /// Compact segments more eagerly: fewer bytes on disk.
+    /// sled's "compact segments more eagerly".
     LowSpace,
-    /// Write more, compact less.
+    /// sled's "write more, compact less".
     HighThroughput,
 }
 

@@ -132,9 +132,9 @@ fn other_format_version_reopens_for_rebuild() {
     build(&path);
     {
         let db = sled::open(&path).unwrap();
-        // Version 2 (before the occurred_at predictor) with a valid checksum: an older
-        // format, not damage.
-        let mut body = 2u32.to_le_bytes().to_vec();
+        // Version 3 (before the type table and narrow directories) with a valid
+        // checksum: an older format, not damage.
+        let mut body = 3u32.to_le_bytes().to_vec();
         body.extend_from_slice(&[0u8; 33]);
         let mut h = crc32fast::Hasher::new();
         h.update(b"\x00meta");
@@ -148,8 +148,8 @@ fn other_format_version_reopens_for_rebuild() {
         state,
         IndexState::NeedsRebuild {
             reason: RebuildReason::FormatVersion {
-                found: 2,
-                expected: 3
+                found: 3,
+                expected: 4
             }
         }
     );
