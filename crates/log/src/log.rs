@@ -1067,12 +1067,21 @@ const SKIP_WALK_RECORDS_MAX: u64 = 8;
 
 impl LogIter {
     fn new(inner: Arc<Inner>, from: u64, to: u64, chunk_bytes: usize) -> Self {
-        Self::with_reader(inner, from, to, FrameReader::new(0, chunk_bytes))
+        let reader = FrameReader::new(0, chunk_bytes);
+        Self::with_reader(inner, from, to, reader, MapUse::Own)
     }
 
-    fn with_reader(inner: Arc<Inner>, from: u64, to: u64, reader: FrameReader) -> Self {
+    /// An iterator reading with `reader`, through maps as `maps` says when the options
+    /// let it map at all.
+    fn with_reader(
+        inner: Arc<Inner>,
+        from: u64,
+        to: u64,
+        reader: FrameReader,
+        maps: MapUse,
+    ) -> Self {
         let maps = if inner.options.map_reads {
-            MapUse::Own
+            maps
         } else {
             MapUse::None
         };
@@ -1099,15 +1108,7 @@ impl LogIter {
             .next_power_of_two()
             .min(POINT_CHUNK_MAX_BYTES);
         let reader = FrameReader::growing(0, min_bytes, POINT_CHUNK_MAX_BYTES);
-        let maps = if inner.options.map_reads {
-            MapUse::Shared
-        } else {
-            MapUse::None
-        };
-        LogIter {
-            maps,
-            ..Self::with_reader(inner, from, to, reader)
-        }
+        Self::with_reader(inner, from, to, reader, MapUse::Shared)
     }
 
     /// The offset the next record will have.

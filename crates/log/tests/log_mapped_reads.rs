@@ -79,23 +79,15 @@ proptest! {
     /// appends (into the mapped active segment and on into new ones) between batches.
     #[test]
     fn a_mapped_point_reader_reads_what_was_appended_batch_after_batch(
-        mut offsets in proptest::collection::vec(0..RECORDS * 2, 0..300),
+        offsets in proptest::collection::vec(0..RECORDS * 2, 0..300),
         cuts in proptest::collection::vec(0usize..300, 0..8),
         back in proptest::collection::vec(0..RECORDS, 0..3),
     ) {
         let tmp = tempfile::tempdir().unwrap();
         let log = log_with_records(tmp.path(), true);
-        offsets.sort_unstable();
         let mut reader = log.point_reader();
-        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(offsets.len())).collect();
-        cuts.push(0);
-        cuts.push(offsets.len());
-        cuts.sort_unstable();
-        let mut batches: Vec<Vec<u64>> =
-            cuts.windows(2).map(|w| offsets[w[0]..w[1]].to_vec()).collect();
-        batches.insert(batches.len() / 2, back);
         let mut next = RECORDS;
-        for batch in batches {
+        for batch in cut_batches(offsets, cuts, back) {
             // Appends a few records at a time, up to what the batch reads.
             let want = batch.iter().max().map_or(0, |&o| o + 1);
             while next < want {

@@ -69,21 +69,13 @@ proptest! {
     /// go back, through one reader.
     #[test]
     fn a_point_reader_reads_what_read_reads_batch_after_batch(
-        mut offsets in proptest::collection::vec(0..RECORDS, 0..300),
+        offsets in proptest::collection::vec(0..RECORDS, 0..300),
         cuts in proptest::collection::vec(0usize..300, 0..8),
         back in proptest::collection::vec(0..RECORDS, 0..3),
     ) {
         let log = log_with_records();
-        offsets.sort_unstable();
         let mut reader = log.point_reader();
-        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(offsets.len())).collect();
-        cuts.push(0);
-        cuts.push(offsets.len());
-        cuts.sort_unstable();
-        let mut batches: Vec<Vec<u64>> =
-            cuts.windows(2).map(|w| offsets[w[0]..w[1]].to_vec()).collect();
-        batches.insert(batches.len() / 2, back);
-        for batch in batches {
+        for batch in cut_batches(offsets, cuts, back) {
             let got = read_with(&mut reader, &batch).unwrap();
             prop_assert_eq!(got, expected(&log, &batch));
         }

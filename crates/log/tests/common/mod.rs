@@ -59,6 +59,22 @@ pub fn check_contents(log: &Log, first: u64, next: u64) {
     }
 }
 
+/// Batches cut from one sorted list of offsets at `cuts` (as a query fetches its matches
+/// batch after batch), with `back` (offsets that go back) in the middle.
+pub fn cut_batches(mut offsets: Vec<u64>, cuts: Vec<usize>, back: Vec<u64>) -> Vec<Vec<u64>> {
+    offsets.sort_unstable();
+    let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(offsets.len())).collect();
+    cuts.push(0);
+    cuts.push(offsets.len());
+    cuts.sort_unstable();
+    let mut batches: Vec<Vec<u64>> = cuts
+        .windows(2)
+        .map(|w| offsets[w[0]..w[1]].to_vec())
+        .collect();
+    batches.insert(batches.len() / 2, back);
+    batches
+}
+
 pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
     dir.join(format!("{base:020}.log"))
 }
