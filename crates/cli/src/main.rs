@@ -137,8 +137,8 @@ fn main() -> ExitCode {
 /// Turns transparent huge pages off for this process, as `MIMALLOC_ALLOW_THP=0` would
 /// (and as Redis and MongoDB advise): mimalloc asks for huge pages for its arenas, and
 /// the kernel then zeroes a 2 MiB page at the first touch of any byte in it, again
-/// after each time the allocator gives memory back. Ingest spent about a third of its
-/// CPU in the kernel that way, and held more memory (docs/BENCHMARKS.md, "Ingest
+/// after each time the allocator gives memory back. That zeroing was about a fifth of
+/// ingest's samples, and the huge pages held more memory (docs/BENCHMARKS.md, "Ingest
 /// without transparent huge pages").
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]

@@ -56,15 +56,16 @@ pub struct LogOptions {
     /// no system call and no copy per read, instead of positional reads; storage that
     /// does not map files (such as [`MemStorage`](crate::MemStorage)) reads either way.
     /// Reads by offset ([`Log::read`](crate::Log::read), [`PointReader`](crate::PointReader))
-    /// share one map per segment, kept while the segment lives; a scan
-    /// ([`LogIter`](crate::LogIter)) maps the segment it is in and lets go of it when it
-    /// moves on. The mapped pages are the page cache's: the kernel may drop them under
+    /// share one map per segment, for the `mapped_segments_max` segments used most
+    /// recently; a scan ([`LogIter`](crate::LogIter)) maps the segment it is in and lets
+    /// go of it when it moves on. The mapped pages are the page cache's: the kernel may drop them under
     /// memory pressure, but they count in the process's resident memory once read, up
     /// to one segment per scan. Default = `true`.
     pub map_reads: bool,
     /// How many segments point reads keep mapped at once (with `map_reads`): the least
     /// recently used beyond this are unmapped, so the resident memory of their pages
-    /// stays within this many segments. Default = 8 (1 GiB of 128 MiB segments).
+    /// stays within this many segments (with 0, each read maps its segment anew).
+    /// Default = 8 (1 GiB of 128 MiB segments).
     pub mapped_segments_max: usize,
     /// Where the bytes go. Default = [`FsStorage`], the real file system.
     pub storage: Arc<dyn Storage>,
