@@ -16,9 +16,12 @@ pub(crate) const BLOCK_BYTES_TARGET: usize = 32 << 10;
 /// segment as a file of its own: sixteen 32 KiB blocks made every node such a file of
 /// about 500 KiB, which a lookup that missed sled's cache opened and read whole (the
 /// p99 of a person's latest 100 was 260-310 us). Nodes of 8 KiB blocks stay inside
-/// the segments and a miss reads a quarter as much (p99 110-130 us), for about 2 more
-/// bytes per activity on disk after a bulk load (docs/BENCHMARKS.md).
-pub(crate) const PERSON_BLOCK_BYTES_TARGET: usize = 8 << 10;
+/// the segments and a miss reads a quarter as much (p99 110-130 us). Nodes of 4 KiB
+/// blocks halve that again: a person query at 10 M activities, which misses sled's
+/// cache in most of its runs, went from a p99 of 190-570 us to 120-220 us, for 2-6
+/// more bytes per activity in the index bench; 2 KiB took half as much again on disk
+/// (docs/BENCHMARKS.md).
+pub(crate) const PERSON_BLOCK_BYTES_TARGET: usize = 4 << 10;
 
 /// Bytes at which a block of `family` is sealed.
 fn block_bytes_target(family: u8) -> usize {
