@@ -1,4 +1,5 @@
-//! Types across versions, subscriptions, retention, reindexing, verify and reopen.
+//! Types across versions, subscriptions, retention, reindexing, verify and reopen, and
+//! reads through memory maps against positional reads.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -404,4 +405,66 @@ fn stats_give_the_occurred_range_of_the_activities_held() {
     let engine = open(dir.path());
     assert_eq!(engine.stats().unwrap().occurred_range_ms, range);
     engine.close().unwrap();
+}
+
+/// Reading the log through memory maps (the default, here with at most one segment kept
+/// mapped for fetches by id) or with positional reads gives the same answers: fetches by
+/// id, person and type plans, log scans and replay, over many segments, also after
+/// retention removed the oldest.
+#[test]
+fn mapped_and_positional_log_reads_answer_alike() {
+    let answers = |map_log_reads: bool, mapped_log_segments_max: usize| -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            segment_bytes_max: 2 * 1024,
+            record_bytes_max: 512,
+            map_log_reads,
+            mapped_log_segments_max,
+            ..Options::default()
+        };
+        let engine = Engine::open(dir.path(), options).unwrap();
+        webinar_type(&engine);
+        for day in 0..30 {
+            let batch = (0..10)
+                .map(|i| webinar(i % 4, T0 + day * DAY_MS + i as i64, "Rust 101", day))
+                .collect();
+            engine.append_batch(batch).unwrap();
+        }
+        assert!(engine.stats().unwrap().segments > 5);
+        let mut out = Vec::new();
+        let run = |out: &mut Vec<String>| {
+            for id in [0, 1, 150, 299] {
+                out.push(format!("{:?}", engine.get(ActivityId(id)).unwrap()));
+            }
+            for filter in [
+                "person = 2",
+                "person = 3 and occurred >= 2026-01-10",
+                "type = webinarAttended and occurred between 2026-01-05 and 2026-01-20",
+                "attr.channel = \"zoom\" and occurred < 2026-01-25",
+                "attr.durationMinutes >= 25",
+            ] {
+                let found: Vec<String> = engine
+                    .query_text(filter, QueryOptions::default())
+                    .unwrap()
+                    .map(|a| format!("{:?}", a.unwrap()))
+                    .collect();
+                assert!(!found.is_empty(), "{filter}");
+                out.push(format!("{filter}: {found:?}"));
+            }
+            let replayed = engine
+                .replay(engine.first_id())
+                .unwrap()
+                .map(|a| a.unwrap().id.get())
+                .collect::<Vec<_>>();
+            out.push(format!("{replayed:?}"));
+        };
+        run(&mut out);
+        engine.retain(T0 + 10 * DAY_MS).unwrap();
+        run(&mut out);
+        engine.close().unwrap();
+        out
+    };
+    let positional = answers(false, 8);
+    assert_eq!(answers(true, 8), positional);
+    assert_eq!(answers(true, 1), positional);
 }
