@@ -881,15 +881,12 @@ fn matching_records(
                 occurred_at_ms,
             })
         };
-        // The header is read once, for the test and for the decode; a header that does
-        // not read is an error, as is a kept record that does not decode.
-        let view = match codec::decode_activity_view_if(id, record.payload, keep) {
-            Ok(Some(view)) => view,
-            Ok(None) => continue,
+        // The header is read once, for both tests and for the decode; a header that
+        // does not read is an error, as is a match that does not decode.
+        match codec::decode_activity_view_tested(id, record.payload, keep, |v| test.view(v)) {
+            Ok(Some(view)) => out.push(ActivityHeader::of_view(&view), record.payload),
+            Ok(None) => {}
             Err(source) => return Err(source_error(Error::Decode { id, source })),
-        };
-        if test.view(&view) {
-            out.push(ActivityHeader::of_view(&view), record.payload);
         }
     }
     Ok(())

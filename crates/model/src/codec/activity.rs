@@ -412,6 +412,55 @@ pub fn decode_activity_view_if(
         .map_err(|reason| corrupt(id, bytes, reason))
 }
 
+/// Decodes and checks the record as [`decode_activity_view_if`] does, and also tests it
+/// before checking the rest: `keep_view` is given a view whose header and primary value
+/// are read and whose attributes are not yet checked (reading one never fails: a value
+/// that does not read is absent) and whose idempotency key is not read. Only a record
+/// it accepts is checked whole, so a filtered scan pays for checking the records it
+/// returns, not every record whose header could match; a record it rejects was already
+/// vouched for byte by byte by its frame's checksum.
+///
+/// # Errors
+///
+/// [`Error::CorruptActivity`] if the header or the primary value does not read, or if
+/// both tests accept the record and the bytes are not a well-formed record.
+pub fn decode_activity_view_tested<'a>(
+    id: ActivityId,
+    bytes: &'a [u8],
+    keep_header: impl FnOnce(PersonId, TypeId, i64) -> bool,
+    keep_view: impl FnOnce(&ActivityView<'a>) -> bool,
+) -> Result<Option<ActivityView<'a>>> {
+    let header = parse_header(bytes).map_err(|reason| corrupt(id, bytes, reason))?;
+    if !keep_header(header.person, header.type_id, header.occurred_at_ms) {
+        return Ok(None);
+    }
+    let mut r = header.rest.clone();
+    let unchecked = (|| -> Result<ActivityView<'a>, &'static str> {
+        let primary = read_value(&mut r)?;
+        let count = r.u64()?;
+        Ok(ActivityView {
+            id,
+            person: header.person,
+            type_id: header.type_id,
+            occurred_at_ms: header.occurred_at_ms,
+            primary,
+            attributes: AttributesView {
+                bytes: r.rest(),
+                // `get` and `iter` stop at the bytes' end, so a wrong count costs nothing.
+                len: usize::try_from(count).unwrap_or(usize::MAX),
+            },
+            idempotency_key: None,
+        })
+    })();
+    match unchecked {
+        Ok(view) if !keep_view(&view) => Ok(None),
+        // Accepted, or not readable as far as the test needs: the whole check decides.
+        _ => parse_rest(id, header, &mut NoCopy)
+            .map(Some)
+            .map_err(|reason| corrupt(id, bytes, reason)),
+    }
+}
+
 /// The first fields of a record, and the reader positioned after them.
 struct Header<'a> {
     person: PersonId,

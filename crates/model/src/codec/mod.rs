@@ -34,9 +34,9 @@ mod event;
 mod wire;
 
 pub use activity::{
-    decode_activity, decode_activity_view, decode_activity_view_if, decode_activity_view_with,
-    encode_activity, encode_activity_into, encode_recorded_into, peek_activity, ActivityView,
-    AttributesIter, AttributesView,
+    decode_activity, decode_activity_view, decode_activity_view_if, decode_activity_view_tested,
+    decode_activity_view_with, encode_activity, encode_activity_into, encode_recorded_into,
+    peek_activity, ActivityView, AttributesIter, AttributesView,
 };
 pub use event::{decode_event, encode_event, encode_event_into};
 
@@ -205,6 +205,20 @@ mod tests {
                 peek_activity(&ours),
                 Some((a.person, a.type_id, a.occurred_at_ms))
             );
+            // The test before the check sees the same values as the checked view.
+            let mut seen = None;
+            let tested = decode_activity_view_tested(ActivityId(5), &ours, |_, _, _| true, |v| {
+                let attributes: Vec<_> = v.attributes.iter().collect();
+                let got: Vec<_> = a.attributes.iter().map(|(id, _)| v.attributes.get(*id)).collect();
+                seen = Some((v.person, v.type_id, v.occurred_at_ms, v.primary.to_value(), attributes.len(), got));
+                true
+            });
+            prop_assert_eq!(tested.unwrap().map(|v| v.to_activity()), Some(view.to_activity()));
+            let expected: Vec<_> = a.attributes.iter().map(|(_, v)| Some(v.as_ref())).collect();
+            prop_assert_eq!(
+                seen,
+                Some((a.person, a.type_id, a.occurred_at_ms, a.primary.clone(), a.attributes.len(), expected))
+            );
             prop_assert_eq!(decode_activity(ActivityId(5), &ours).unwrap(), view.to_activity());
             prop_assert_eq!(view.to_activity(), crate::Activity::from_valid(ActivityId(5), a));
         }
@@ -242,6 +256,19 @@ mod tests {
                     Ok(None) => prop_assert_eq!(header, peek_activity(bytes)),
                     Ok(Some(_)) => prop_assert!(false, "a rejected header was decoded"),
                     Err(_) => prop_assert!(header.is_none() && view.is_err()),
+                }
+                // Tested before it is checked: a record both tests keep decodes as the
+                // view decoder says; one the second test rejects is never returned, and
+                // is an error only when its header or primary value does not read.
+                let kept = decode_activity_view_tested(ActivityId(7), bytes, |_, _, _| true, |_| true);
+                prop_assert_eq!(
+                    kept.map(|v| v.map(|v| v.to_activity())).map_err(|e| e.to_string()),
+                    view.as_ref().map(|v| Some(v.to_activity())).map_err(|e| e.to_string())
+                );
+                match decode_activity_view_tested(ActivityId(7), bytes, |_, _, _| true, |_| false) {
+                    Ok(None) => {}
+                    Ok(Some(_)) => prop_assert!(false, "a rejected record was decoded"),
+                    Err(e) => prop_assert_eq!(Some(e.to_string()), view.as_ref().err().map(|e| e.to_string())),
                 }
                 match (owned, view) {
                     (Ok(owned), Ok(view)) => prop_assert_eq!(owned, view.to_activity()),

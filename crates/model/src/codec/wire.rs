@@ -61,6 +61,12 @@ impl<'a> Reader<'a> {
         self.rest.len()
     }
 
+    /// The bytes not read yet.
+    #[inline(always)]
+    pub(super) fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
     #[inline(always)]
     pub(super) fn u8(&mut self) -> Result<u8, &'static str> {
         let (&b, rest) = self.rest.split_first().ok_or(END)?;
