@@ -850,6 +850,25 @@ impl<'v> BlockView<'v> {
 
     /// Appends the postings of group `g` to `out`, in the family's order.
     pub fn decode_group(&self, g: usize, out: &mut Vec<Post>) -> Result<(), Bad> {
+        self.decode_group_within(g, out, |_| false, |_| false)
+            .map(|_| ())
+    }
+
+    /// [`BlockView::decode_group`] for the stretch of the group's postings a range
+    /// wants, given in the group's (sort-key) order: the postings for which
+    /// `before_start` holds, all at the group's start, are decoded but not appended, and
+    /// decoding stops at the first for which `past_end` holds. `Ok(true)` when it
+    /// stopped there (the group holds postings past the range). A by-type group holds
+    /// all of a block's postings of its type, so a short time range would otherwise
+    /// decode and then drop most of them.
+    #[inline]
+    pub fn decode_group_within(
+        &self,
+        g: usize,
+        out: &mut Vec<Post>,
+        before_start: impl Fn(&Post) -> bool,
+        past_end: impl Fn(&Post) -> bool,
+    ) -> Result<bool, Bad> {
         let start = self.shape.data_at + if g == 0 { 0 } else { self.dir(g - 1).1 };
         let end = self.shape.data_at + self.dir(g).1;
         let data = &self.body[..end];
@@ -867,6 +886,7 @@ impl<'v> BlockView<'v> {
         );
         let mut pred_id = self.shape.base_id;
         let (lo, hi) = (self.shape.min_id, self.shape.max_id);
+        let mut started = false;
         while pos < end {
             let (id, occ, aux) = match self.shape.family {
                 FAMILY_PERSON => {
@@ -900,12 +920,19 @@ impl<'v> BlockView<'v> {
                     what: "posting outside the header's id bounds",
                 });
             }
-            out.push(Post { id, occ, aux });
+            let post = Post { id, occ, aux };
+            if past_end(&post) {
+                return Ok(true);
+            }
+            if started || !before_start(&post) {
+                started = true;
+                out.push(post);
+            }
             prev_id = id;
             pred_id = id;
             prev_occ = occ;
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Decodes every group, checking the posting count.
@@ -1448,6 +1475,30 @@ mod tests {
                 let mut out = Vec::new();
                 view.decode_group(i, &mut out).map_err(|b| TestCaseError::fail(b.what))?;
                 prop_assert_eq!(&out, posts);
+                // A stretch of the group: from its a-th posting, up to its b-th.
+                let (a, b) = (i % (posts.len() + 1), (i * 7) % (posts.len() + 1));
+                let (a, b) = (a.min(b), a.max(b));
+                let pos = |p: &Post| pos_of(family, p);
+                let start = posts.get(a).map(pos);
+                let end = posts.get(b).map(pos);
+                let mut stretch = Vec::new();
+                let stopped = view
+                    .decode_group_within(
+                        i,
+                        &mut stretch,
+                        |p| start.is_some_and(|s| pos(p) < s),
+                        |p| end.is_some_and(|e| pos(p) >= e),
+                    )
+                    .map_err(|b| TestCaseError::fail(b.what))?;
+                let past = |p: &&Post| end.is_some_and(|e| pos(p) >= e);
+                let expected: Vec<Post> = posts
+                    .iter()
+                    .take_while(|p| !past(p))
+                    .filter(|p| start.is_none_or(|s| pos(p) >= s))
+                    .copied()
+                    .collect();
+                prop_assert_eq!(stretch, expected);
+                prop_assert_eq!(stopped, posts.iter().any(|p| past(&p)));
             }
         }
 

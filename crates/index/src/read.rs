@@ -78,6 +78,79 @@ impl Bounds {
     fn contains(&self, g: &[u8], p: &Post) -> bool {
         self.at_or_above_lo(g, p) && self.below_hi(g, p)
     }
+
+    /// Decodes the postings of group `g` of `view` that lie in the range onto `posts`,
+    /// with the two tests of [`BlockView::decode_group_within`] on each posting's
+    /// position taken as a number: `Ok(true)` when the group holds postings at or past
+    /// the range's end.
+    fn decode_in_range(
+        &self,
+        view: &BlockView<'_>,
+        g: usize,
+        posts: &mut Vec<Post>,
+    ) -> std::result::Result<bool, Bad> {
+        let key = view.group_key(g);
+        let start = Threshold::of(key, self.pos_bytes(), &self.lo);
+        let end = self
+            .hi
+            .as_deref()
+            .and_then(|hi| Threshold::of(key, self.pos_bytes(), hi));
+        let family = self.family;
+        view.decode_group_within(
+            g,
+            posts,
+            |p| start.is_some_and(|t| !t.reached(pos_number(family, p))),
+            |p| end.is_some_and(|t| t.reached(pos_number(family, p))),
+        )
+    }
+}
+
+/// A posting's position (`codec::pos_of`'s bytes) as a big-endian number, so that
+/// positions compare as their bytes do.
+#[inline]
+fn pos_number(family: u8, p: &Post) -> u128 {
+    if family == codec::FAMILY_TYPE {
+        (u128::from(codec::okey(p.occ)) << 64) | u128::from(p.id)
+    } else {
+        u128::from(p.id)
+    }
+}
+
+/// A bound on sort keys that falls inside one group, as a test on the positions of the
+/// group's postings: `group ++ position` sorts at or above the bound exactly when
+/// `reached(pos_number(position))`.
+#[derive(Debug, Clone, Copy)]
+struct Threshold {
+    number: u128,
+    /// Whether the position must exceed `number` (the bound goes on past a position's
+    /// bytes, so a position equal to its start still sorts below it).
+    strictly: bool,
+}
+
+impl Threshold {
+    /// `None` when `bound` does not start with `group` plus at least one byte: then
+    /// every posting of the group lies on the same side of it.
+    fn of(group: &[u8], pos_bytes: usize, bound: &[u8]) -> Option<Threshold> {
+        let tail = bound.strip_prefix(group).filter(|t| !t.is_empty())?;
+        // A shorter tail is padded with zeros: a position starting with it sorts after
+        // the bound, one starting below it sorts before.
+        let mut bytes = [0u8; 16];
+        let n = tail.len().min(pos_bytes);
+        bytes[16 - pos_bytes..16 - pos_bytes + n].copy_from_slice(&tail[..n]);
+        Some(Threshold {
+            number: u128::from_be_bytes(bytes),
+            strictly: tail.len() > pos_bytes,
+        })
+    }
+
+    #[inline]
+    fn reached(self, position: u128) -> bool {
+        if self.strictly {
+            position > self.number
+        } else {
+            position >= self.number
+        }
+    }
 }
 
 /// sled's iterator, which has no `Debug`.
@@ -236,7 +309,8 @@ impl RunCursor {
             while g < view.groups() && b.group_cmp(view.group_key(g)) == Ordering::Equal {
                 let key = view.group_key(g);
                 let mut posts = self.spare.pop().unwrap_or_default();
-                view.decode_group(g, &mut posts)
+                reaches_hi |= b
+                    .decode_in_range(&view, g, &mut posts)
                     .map_err(|e| codec::corrupted(&k, e))?;
                 reaches_hi |= posts.last().is_some_and(|p| !b.below_hi(key, p));
                 let floor = self.floor;
@@ -1490,6 +1564,40 @@ mod tests {
 
     use super::*;
     use crate::codec::BlockBuilder;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A bound taken as a number on a group's positions says what comparing the
+        /// sort keys' bytes says, for bounds shorter than, as long as and longer than
+        /// `group ++ position`.
+        #[test]
+        fn thresholds_compare_as_sort_keys(
+            family in prop::sample::select(vec![codec::FAMILY_TYPE, codec::FAMILY_PRIMARY]),
+            group in prop::collection::vec(0u8..3, 1..4),
+            occ in -3i64..3,
+            id in 0u64..4,
+            tail in prop::collection::vec(prop_oneof![Just(0u8), Just(0x80), Just(0xff), 0u8..4], 0..20),
+            prefix in 0usize..5,
+        ) {
+            let p = Post { id, occ, aux: 0 };
+            let pb = codec::pos_bytes(family);
+            let mut bound = group[..prefix.min(group.len())].to_vec();
+            if prefix >= group.len() {
+                bound.extend_from_slice(&tail);
+            }
+            let pos = codec::pos_of(family, &p);
+            let at_or_above = cmp_concat(&group, &pos[..pb], &bound) != Ordering::Less;
+            if let Some(t) = Threshold::of(&group, pb, &bound) {
+                prop_assert_eq!(t.reached(pos_number(family, &p)), at_or_above);
+            } else {
+                // Outside the group, every position is on one side.
+                for other in [Post { id: 0, occ: i64::MIN, aux: 0 }, Post { id: u64::MAX, occ: i64::MAX, aux: 0 }] {
+                    let pos = codec::pos_of(family, &other);
+                    prop_assert_eq!(cmp_concat(&group, &pos[..pb], &bound) != Ordering::Less, at_or_above);
+                }
+            }
+        }
+    }
 
     /// A by-person block of persons `0..persons`, three postings each.
     fn block(run: u64, persons: u64) -> (Vec<u8>, Vec<u8>) {
