@@ -6,7 +6,7 @@
 //! id order, and asks it for ids. Ids at and above the [checkpoint](Index::checkpoint)
 //! live in an append-only in-memory table; [`Index::flush`] sorts it once and writes it
 //! as a *run*: per family, postings sorted by (key, position) in checksummed blocks of
-//! about 32 KiB, each with a directory that a lookup binary-searches, then a meta record
+//! 4 to 32 KiB, each with a directory that a lookup binary-searches, then a meta record
 //! naming the run with the new checkpoint. After any crash the index is exactly "the
 //! runs the meta record names", and the engine re-feeds documents from the checkpoint.
 //! A few sled keys per flush rather than one per person or value is what makes the
@@ -226,7 +226,8 @@ pub struct IndexOptions {
     /// Postings held in memory by a [`BulkLoader`] before it writes a run (in the
     /// background while the next fills, so up to two). Default 8,000,000.
     pub bulk_postings_max: usize,
-    /// Postings per block at most (blocks are also sealed at 32 KiB). Default 8,192:
+    /// Postings per block at most (blocks are also sealed at 4, 8 or 32 KiB, by family).
+    /// Default 8,192:
     /// the size bound is the one that applies with real workloads; tests lower this one
     /// to get many blocks from few documents.
     pub block_postings_max: usize,
