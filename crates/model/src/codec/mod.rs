@@ -260,12 +260,25 @@ mod tests {
                 // Tested before it is checked: a record both tests keep decodes as the
                 // view decoder says; one the second test rejects is never returned, and
                 // is an error only when its header or primary value does not read.
-                let kept = decode_activity_view_tested(ActivityId(7), bytes, |_, _, _| true, |_| true);
+                // The test may read the unchecked values every way a view offers.
+                let read_all = |v: &crate::codec::ActivityView<'_>| {
+                    let _ = v.attributes.iter().count();
+                    for i in 0..4 {
+                        let _ = v.attributes.get(AttributeId(i));
+                    }
+                };
+                let kept = decode_activity_view_tested(ActivityId(7), bytes, |_, _, _| true, |v| {
+                    read_all(v);
+                    true
+                });
                 prop_assert_eq!(
                     kept.map(|v| v.map(|v| v.to_activity())).map_err(|e| e.to_string()),
                     view.as_ref().map(|v| Some(v.to_activity())).map_err(|e| e.to_string())
                 );
-                match decode_activity_view_tested(ActivityId(7), bytes, |_, _, _| true, |_| false) {
+                match decode_activity_view_tested(ActivityId(7), bytes, |_, _, _| true, |v| {
+                    read_all(v);
+                    false
+                }) {
                     Ok(None) => {}
                     Ok(Some(_)) => prop_assert!(false, "a rejected record was decoded"),
                     Err(e) => prop_assert_eq!(Some(e.to_string()), view.as_ref().err().map(|e| e.to_string())),
