@@ -280,7 +280,8 @@ impl<'a> Iterator for AttributesIter<'a> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
+        // At most `left`; fewer only in an unchecked view whose bytes stop reading.
+        (0, Some(self.left))
     }
 }
 
@@ -446,8 +447,9 @@ pub fn decode_activity_view_tested<'a>(
             primary,
             attributes: AttributesView {
                 bytes: r.rest(),
-                // `get` and `iter` stop at the bytes' end, so a wrong count costs nothing.
-                len: usize::try_from(count).unwrap_or(usize::MAX),
+                // `get` and `iter` stop where the bytes stop reading; the bound keeps a
+                // wrong count from promising more values than a record can hold.
+                len: usize::try_from(count).map_or(ATTRIBUTES_MAX, |n| n.min(ATTRIBUTES_MAX)),
             },
             idempotency_key: None,
         })

@@ -262,7 +262,8 @@ mod tests {
                 // is an error only when its header or primary value does not read.
                 // The test may read the unchecked values every way a view offers.
                 let read_all = |v: &crate::codec::ActivityView<'_>| {
-                    let _ = v.attributes.iter().count();
+                    let values: Vec<_> = v.attributes.iter().collect();
+                    assert!(values.len() <= v.attributes.len());
                     for i in 0..4 {
                         let _ = v.attributes.get(AttributeId(i));
                     }
