@@ -386,6 +386,72 @@ proptest! {
 
 /// The plans the engine offers include the value paths, and a smart list's `did`
 /// without a filter reads the by-type index only.
+/// The index holds an attribute's values for the activities recorded while it was marked
+/// indexed, so an approved attribute keeps its flag: turning it on later would make the
+/// value path answer for the later activities only. A new attribute marked indexed
+/// answers for every activity that has it.
+#[test]
+fn an_approved_attribute_keeps_its_indexed_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), options()).unwrap();
+    define_types(&engine);
+    let at = actlog::now_ms() - 60_000;
+    let webinar = |i: u64| {
+        NewActivity::new(PersonId(i), "webinarAttended", at + i as i64)
+            .primary("Rust 101")
+            .attr("askedQuestion", true)
+    };
+    engine.append_batch((0..30).map(webinar).collect()).unwrap();
+    let change = |api_name: &str| {
+        engine.update_attributes(
+            "webinarAttended",
+            vec![actlog::model::AttributeChanges {
+                api_name: Some(api_name.into()),
+                indexed: Some(true),
+                ..Default::default()
+            }],
+        )
+    };
+    match change("askedQuestion") {
+        Err(actlog::Error::Model(actlog::model::Error::IndexedLocked { was: false, .. })) => {}
+        other => panic!("expected IndexedLocked, got {other:?}"),
+    }
+    // A new attribute can be marked indexed, before and after it is added.
+    engine
+        .add_attributes(
+            "webinarAttended",
+            vec![AttributeDefinition::new(
+                "asked",
+                "Asked Anything",
+                DataType::Boolean,
+            )],
+        )
+        .unwrap();
+    change("asked").unwrap();
+    engine.approve_type("webinarAttended").unwrap();
+    let with_new = |i: u64| webinar(i).attr("asked", i.is_multiple_of(3));
+    engine
+        .append_batch((30..60).map(with_new).collect())
+        .unwrap();
+    for (text, expected) in [
+        ("type = webinarAttended and attr.askedQuestion = true", 60),
+        ("type = webinarAttended and attr.asked = true", 10),
+    ] {
+        let plans = engine
+            .query_every_plan(&parse_filter(text).unwrap(), Direction::Ascending)
+            .unwrap();
+        for (plan, answer) in &plans {
+            assert_eq!(answer.len(), expected, "{text}: {plan}");
+        }
+        if text.contains("asked =") {
+            assert!(
+                plans.iter().any(|(p, _)| p.starts_with("value index")),
+                "{plans:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn value_paths_are_offered_and_chosen() {
     let dir = tempfile::tempdir().unwrap();

@@ -119,7 +119,9 @@ pub struct AttributeChanges {
     pub description: Option<String>,
     /// New data type (refused for attributes that were ever approved).
     pub data_type: Option<DataType>,
-    /// New indexed flag (ignored for the primary attribute, which is always indexed).
+    /// New indexed flag (ignored for the primary attribute, which is always indexed;
+    /// refused for attributes that were ever approved, as the index would hold the
+    /// values of only part of their activities).
     pub indexed: Option<bool>,
 }
 
@@ -472,7 +474,17 @@ impl Catalog {
                     attr.description = Some(d);
                 }
                 if let Some(indexed) = c.indexed {
-                    attr.indexed = attr.is_primary || indexed;
+                    let indexed = attr.is_primary || indexed;
+                    if let Some(was) = t.known.get(&attr.id) {
+                        if was.indexed != indexed {
+                            return Err(Error::IndexedLocked {
+                                type_id: id,
+                                api_name: attr.api_name.clone(),
+                                was: was.indexed,
+                            });
+                        }
+                    }
+                    attr.indexed = indexed;
                 }
             }
             Ok(())

@@ -108,6 +108,18 @@ pub enum Error {
         /// Its approved data type.
         was: crate::value::DataType,
     },
+    /// An attribute that was ever approved keeps its `indexed` flag: the index holds the
+    /// values of exactly the activities recorded while it was set, so turning it on later
+    /// would make index answers miss the earlier ones. Add a new attribute instead.
+    #[error("attribute '{api_name}' of activity type {type_id} was approved {}; that cannot change (add a new attribute{})", if *.was { "indexed" } else { "not indexed" }, if *.was { "" } else { " marked indexed" })]
+    IndexedLocked {
+        /// The type.
+        type_id: TypeId,
+        /// The attribute.
+        api_name: String,
+        /// Its approved flag.
+        was: bool,
+    },
     /// The primary attribute cannot be removed.
     #[error("attribute '{api_name}' is the primary attribute of activity type {type_id} and cannot be removed")]
     CannotRemovePrimary {
@@ -189,6 +201,7 @@ impl Error {
             | Error::StandardType(_)
             | Error::PrimaryLocked { .. }
             | Error::DataTypeLocked { .. }
+            | Error::IndexedLocked { .. }
             | Error::CannotRemovePrimary { .. }
             | Error::ApiNameTaken(_)
             | Error::TriggerNameTaken(_)

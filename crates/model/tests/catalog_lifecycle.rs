@@ -190,14 +190,21 @@ fn full_lifecycle() {
         .id;
     assert_eq!(added, AttributeId(4));
 
+    // A never-approved attribute's indexed flag can still change.
     h.run(h.catalog.update_attributes(
         id,
-        vec![AttributeChanges {
-            api_name: Some("conferenceDate".into()),
-            name: Some("When".into()),
-            indexed: Some(true),
-            ..Default::default()
-        }],
+        vec![
+            AttributeChanges {
+                api_name: Some("conferenceDate".into()),
+                name: Some("When".into()),
+                ..Default::default()
+            },
+            AttributeChanges {
+                api_name: Some("numberOfAttendees".into()),
+                indexed: Some(false),
+                ..Default::default()
+            },
+        ],
         6_500,
     ));
     h.run(h.catalog.update_type(
@@ -223,6 +230,7 @@ fn full_lifecycle() {
             .collect::<Vec<_>>(),
         ["numberOfAttendees"]
     );
+    assert!(!v.attributes[0].indexed);
     // The removed attribute still renders by its last approved name.
     assert_eq!(
         t.attribute_for_render(AttributeId(2)).unwrap().name,
@@ -339,6 +347,26 @@ fn refused_transitions() {
             ..
         })
     ));
+    // An approved attribute keeps its indexed flag: the index holds its values for the
+    // activities recorded under the flag, so a change would make index answers partial.
+    let indexed = |api_name: &str, indexed: bool| {
+        c.update_attributes(
+            id,
+            vec![AttributeChanges {
+                api_name: Some(api_name.into()),
+                indexed: Some(indexed),
+                ..Default::default()
+            }],
+            3,
+        )
+    };
+    assert!(matches!(
+        indexed("conferenceDate", true),
+        Err(Error::IndexedLocked { was: false, ref api_name, .. }) if api_name == "conferenceDate"
+    ));
+    // Naming the flag it has is no change, and the primary is always indexed.
+    assert!(indexed("conferenceDate", false).is_ok());
+    assert!(indexed("conferenceName", false).is_ok());
     assert!(matches!(
         c.update_attributes(
             id,
