@@ -227,9 +227,8 @@ pub struct IndexOptions {
     /// background while the next fills, so up to two). Default 8,000,000.
     pub bulk_postings_max: usize,
     /// Postings per block at most (blocks are also sealed at 4, 8 or 32 KiB, by family).
-    /// Default 8,192:
-    /// the size bound is the one that applies with real workloads; tests lower this one
-    /// to get many blocks from few documents.
+    /// Default 8,192: the size bound is the one that applies with real workloads; tests
+    /// lower this one to get many blocks from few documents.
     pub block_postings_max: usize,
     /// Runs kept before the oldest adjacent pair with the fewest postings is merged
     /// (inside `flush`, on the flushing thread). Bounds the blocks a lookup reads to one
