@@ -55,10 +55,11 @@ pub struct LogOptions {
     /// Whether reads go through read-only memory maps of the segment files, which cost
     /// no system call and no copy per read, instead of positional reads; storage that
     /// does not map files (such as [`MemStorage`](crate::MemStorage)) reads either way.
-    /// Reads by offset ([`Log::read`](crate::Log::read), [`PointReader`](crate::PointReader))
-    /// share one map per segment, for the `mapped_segments_max` segments used most
-    /// recently; a scan ([`LogIter`](crate::LogIter)) maps the segment it is in and lets
-    /// go of it when it moves on. The mapped pages are the page cache's: the kernel may drop them under
+    /// Reads by offset ([`Log::read`](crate::Log::read),
+    /// [`PointReader`](crate::PointReader)) share one map per segment, for the
+    /// `mapped_segments_max` segments used most recently; a scan
+    /// ([`LogIter`](crate::LogIter)) maps the segment it is in and lets go of it when it
+    /// moves on. The mapped pages are the page cache's: the kernel may drop them under
     /// memory pressure, but they count in the process's resident memory once read, up
     /// to one segment per scan. Default = `true`.
     pub map_reads: bool,

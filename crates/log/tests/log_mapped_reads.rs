@@ -141,14 +141,7 @@ fn a_flipped_bit_in_a_mapped_sealed_segment_is_found_by_reads() {
     std::fs::write(&path, bytes).unwrap();
     // Open trusts the sealed segment's side file; the read checks the frame.
     let (log, _) = Log::open(tmp.path(), options(true)).unwrap();
-    match log.read(Offset(victim)) {
-        Err(Error::Corrupt {
-            segment,
-            position: p,
-            ..
-        }) => assert_eq!((segment, p), (path, position)),
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+    assert_read_corrupt_at(&log, victim, &path, position);
     let mut reader = log.point_reader();
     let around = [victim - 1, victim + 1];
     assert_eq!(read_with(&mut reader, &around).unwrap(), expected(&around));

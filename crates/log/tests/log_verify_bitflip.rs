@@ -31,14 +31,7 @@ fn verify_finds_a_flipped_bit_in_a_sealed_segment() {
         CorruptionKind::ChecksumMismatch { .. }
     ));
     assert_eq!(report.records_checked, 99);
-    match log.read(Offset(victim)) {
-        Err(Error::Corrupt {
-            segment,
-            position: p,
-            ..
-        }) => assert_eq!((segment, p), (path, position)),
-        other => panic!("expected Corrupt, got {other:?}"),
-    }
+    assert_read_corrupt_at(&log, victim, &path, position);
     // Records before the damage, and in other segments, still read.
     assert_eq!(log.read(Offset(0)).unwrap().payload, payload(0));
     assert_eq!(log.read(Offset(99)).unwrap().payload, payload(99));

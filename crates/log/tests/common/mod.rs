@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use actlog_log::{Log, LogOptions, MemStorage, Offset, SyncPolicy};
+use actlog_log::{Error, Log, LogOptions, MemStorage, Offset, SyncPolicy};
 
 pub const DIR: &str = "/log";
 
@@ -81,4 +81,17 @@ pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
 
 pub fn side_path(dir: &Path, base: u64) -> PathBuf {
     dir.join(format!("{base:020}.idx"))
+}
+
+/// Asserts that reading record `offset` fails as damage found at byte `position` of the
+/// segment file `segment`.
+pub fn assert_read_corrupt_at(log: &Log, offset: u64, segment: &Path, position: u64) {
+    match log.read(Offset(offset)) {
+        Err(Error::Corrupt {
+            segment: s,
+            position: p,
+            ..
+        }) => assert_eq!((s.as_path(), p), (segment, position)),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }
