@@ -11,8 +11,9 @@
 //! runs the meta record names", and the engine re-feeds documents from the checkpoint.
 //! A few sled keys per flush rather than one per person or value is what makes the
 //! index fast: sled sustains tens of thousands of inserts a second, not millions. Runs
-//! beyond [`IndexOptions::runs_max`] are merged, so a lookup reads a bounded number of
-//! blocks.
+//! beyond [`IndexOptions::runs_max`] are merged, those of one size tier together
+//! ([`IndexOptions::merge_fanout`]), so a lookup reads a bounded number of blocks and a
+//! growing index is not rewritten ever more often.
 //!
 //! It is not a store of record, a query planner, or a cache of activities.
 //!
@@ -230,9 +231,18 @@ pub struct IndexOptions {
     /// Default 8,192: the size bound is the one that applies with real workloads; tests
     /// lower this one to get many blocks from few documents.
     pub block_postings_max: usize,
-    /// Runs kept before the oldest adjacent pair with the fewest postings is merged
-    /// (inside `flush`, on the flushing thread). Bounds the blocks a lookup reads to one
-    /// or two per run. Default 8.
+    /// Runs of one size tier merged into one when there are more than `runs_max`: tier
+    /// 0 holds runs of fewer than `merge_fanout` memtables' postings, tier 1 fewer than
+    /// `merge_fanout`² and so on, so a growing index rewrites each posting about once
+    /// per tier it climbs. At least 2. Default 4.
+    pub merge_fanout: usize,
+    /// Runs kept before merging (inside `flush`, on the flushing thread): the youngest
+    /// `merge_fanout` adjacent runs of one size tier, or if there are none the adjacent
+    /// pair with the fewest postings, until this many are left; a bulk load merges
+    /// pairs only. Bounds the blocks a lookup reads to one or two per run. At least 2.
+    /// Default 16: no merge before 16 memtables (about 10 M activities with three
+    /// postings each), as a merge costs the indexer about what the flushes it undoes
+    /// did.
     pub runs_max: usize,
     /// sled's `cache_capacity`. Default 64 MiB.
     pub sled_cache_bytes: u64,
@@ -265,7 +275,8 @@ impl Default for IndexOptions {
             memtable_postings_max: 2_000_000,
             bulk_postings_max: 8_000_000,
             block_postings_max: 8_192,
-            runs_max: 8,
+            merge_fanout: 4,
+            runs_max: 16,
             sled_cache_bytes: 64 << 20,
             checked_cache_bytes: 32 << 20,
             sled_flush_every_ms: None,
@@ -526,6 +537,11 @@ impl Index {
                 what: "runs_max must be >= 2",
             });
         }
+        if options.merge_fanout < 2 {
+            return Err(Error::InvalidOptions {
+                what: "merge_fanout must be >= 2",
+            });
+        }
         let dir = dir.as_ref().to_path_buf();
         let (db, damaged) = match open_sled(&dir, &options) {
             Ok(db) => (db, None),
@@ -750,8 +766,8 @@ impl Index {
     /// Publishes a background flush begun by [`add`](Self::add), if any, then writes the
     /// memtable as a new run (its blocks with plain inserts, then the meta
     /// record naming it with the new checkpoint, one atomic insert), then (with
-    /// [`FlushSync::Always`]) waits for sled to make it durable. Merges runs while there
-    /// are more than `runs_max`. Readers keep seeing every posting while this runs.
+    /// [`FlushSync::Always`]) waits for sled to make it durable. Merges runs past
+    /// `runs_max`. Readers keep seeing every posting while this runs.
     ///
     /// # Errors
     /// I/O or store errors; the memtable is kept and the next flush retries.
@@ -801,26 +817,30 @@ impl Index {
         self.publish(run, frozen.end_id, retired)
     }
 
-    /// Merges the adjacent pair of runs with the fewest postings until at most
-    /// `runs_max` runs are left.
+    /// Merges runs while [`run::next_merge`] finds some to merge: past `runs_max`, runs
+    /// of one size tier or the smallest adjacent pair.
     fn merge_runs(&self, retired: &mut Retired) -> Result<()> {
+        let policy = run::MergePolicy {
+            unit_postings: self.options.memtable_postings_max as u64,
+            fanout: self.options.merge_fanout,
+            runs_max: self.options.runs_max,
+        };
         loop {
-            let (runs, floor, run_id) = {
-                let mut m = self.mem.write();
-                if m.runs.len() <= self.options.runs_max {
-                    return Ok(());
-                }
-                m.next_run += 1;
-                (Arc::clone(&m.runs), m.floor, m.next_run - 1)
+            let (runs, floor) = {
+                let m = self.mem.read();
+                (Arc::clone(&m.runs), m.floor)
             };
-            let Some(i) =
-                (0..runs.len() - 1).min_by_key(|&i| runs[i].postings + runs[i + 1].postings)
-            else {
+            let Some(range) = run::next_merge(&runs, &policy) else {
                 return Ok(());
+            };
+            let run_id = {
+                let mut m = self.mem.write();
+                m.next_run += 1;
+                m.next_run - 1
             };
             let merged = run::merge(
                 &self.db,
-                &runs[i..i + 2],
+                &runs[range.clone()],
                 run_id,
                 floor,
                 self.options.block_postings_max,
@@ -828,11 +848,11 @@ impl Index {
             let meta = {
                 let mut m = self.mem.write();
                 let mut list = m.runs.to_vec();
-                list.splice(i..i + 2, [merged]);
+                list.splice(range.clone(), [merged]);
                 let old = std::mem::replace(&mut m.runs, Arc::new(list));
                 retired
                     .pending
-                    .push((old, vec![runs[i].id, runs[i + 1].id]));
+                    .push((old, runs[range].iter().map(|r| r.id).collect()));
                 m.meta()
             };
             self.write_meta(&meta)?;
@@ -1470,23 +1490,24 @@ impl BulkLoader<'_> {
         };
         self.write_run(false)?;
         let floor = ix.mem.read().floor;
+        // Runs of a bulk load are merged only past `runs_max`: each is already as large
+        // as several memtables, and rewriting them would slow the rebuild down.
+        let policy = run::MergePolicy {
+            unit_postings: ix.options.bulk_postings_max as u64,
+            fanout: 0,
+            runs_max: ix.options.runs_max,
+        };
         // Nothing is visible yet: merged inputs are deleted at once.
-        while self.runs.len() > ix.options.runs_max {
-            let runs = &self.runs;
-            let Some(i) =
-                (0..runs.len() - 1).min_by_key(|&i| runs[i].postings + runs[i + 1].postings)
-            else {
-                break;
-            };
+        while let Some(range) = run::next_merge(&self.runs, &policy) {
             let merged = run::merge(
                 &ix.db,
-                &runs[i..i + 2],
+                &self.runs[range.clone()],
                 self.next_run,
                 floor,
                 ix.options.block_postings_max,
             )?;
             self.next_run += 1;
-            let old: Vec<Run> = self.runs.splice(i..i + 2, [merged]).collect();
+            let old: Vec<Run> = self.runs.splice(range, [merged]).collect();
             for r in old {
                 run::delete_run(&ix.db, r.id)?;
             }

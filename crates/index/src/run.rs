@@ -355,6 +355,64 @@ pub(crate) fn merge(
     w.finish(first_id, end_id)
 }
 
+/// Which adjacent runs [`next_merge`] merges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MergePolicy {
+    /// Postings of a run of the lowest size tier: a full memtable's.
+    pub unit_postings: u64,
+    /// Adjacent runs of one size tier merged into one; 0 merges pairs only.
+    pub fanout: usize,
+    /// Runs kept before any merge.
+    pub runs_max: usize,
+}
+
+impl MergePolicy {
+    /// The size tier of a run of `postings`: 0 below `fanout` units, 1 below `fanout`²
+    /// units, and so on.
+    fn tier(&self, postings: u64) -> u32 {
+        let fanout = self.fanout as u64;
+        let mut bound = self.unit_postings.max(1).saturating_mul(fanout);
+        let mut tier = 0;
+        while postings >= bound && bound < u64::MAX {
+            tier += 1;
+            bound = bound.saturating_mul(fanout);
+        }
+        tier
+    }
+}
+
+/// The adjacent runs (of `runs`, oldest first) to merge next, if any: none up to
+/// `runs_max` runs; past it, the youngest stretch of `fanout` runs of one size tier, else
+/// the oldest adjacent pair with the fewest postings.
+///
+/// Merges wait for `runs_max` runs because a merge costs the indexer as much as the
+/// flushes it undoes: with pairs merged past 8 runs, an ingest of 10 M activities (15
+/// memtables) was indexed at 0.8 M/s, without merges at 1.0 M/s (docs/BENCHMARKS.md).
+/// Merging runs of one size then keeps a growing index from being rewritten ever more
+/// often: with memtables of one unit, pairs past 16 runs rewrite each posting 1.7 times
+/// by 50 memtables, 4.3 by 150 and 12.5 by 500; tiers of 4 past 16 runs, 1.2, 2.7 and
+/// 5.3 (`merges_past_runs_max_rewrite_less_in_tiers`).
+pub(crate) fn next_merge(runs: &[Run], policy: &MergePolicy) -> Option<std::ops::Range<usize>> {
+    if runs.len() <= policy.runs_max {
+        return None;
+    }
+    let fanout = policy.fanout;
+    if fanout >= 2 && runs.len() >= fanout {
+        for start in (0..=runs.len() - fanout).rev() {
+            let tier = policy.tier(runs[start].postings);
+            if runs[start + 1..start + fanout]
+                .iter()
+                .all(|r| policy.tier(r.postings) == tier)
+            {
+                return Some(start..start + fanout);
+            }
+        }
+    }
+    (0..runs.len() - 1)
+        .min_by_key(|&i| runs[i].postings + runs[i + 1].postings)
+        .map(|i| i..i + 2)
+}
+
 /// Removes every block of run `run`.
 pub(crate) fn delete_run(tree: &sled::Tree, run: u64) -> Result<()> {
     for family in FAMILIES {
@@ -403,6 +461,118 @@ pub(crate) fn sweep_garbage(tree: &sled::Tree, live: &[Run]) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn runs_of(postings: &[u64]) -> Vec<Run> {
+        postings
+            .iter()
+            .enumerate()
+            .map(|(i, &postings)| Run {
+                id: i as u64,
+                first_id: i as u64 * 10,
+                end_id: i as u64 * 10 + 10,
+                postings,
+                blocks: 1,
+            })
+            .collect()
+    }
+
+    const TIERS_OF_4: MergePolicy = MergePolicy {
+        unit_postings: 100,
+        fanout: 4,
+        runs_max: 3,
+    };
+
+    #[test]
+    fn tiers_grow_by_the_fanout() {
+        let tiers: Vec<u32> = [0, 1, 399, 400, 1_599, 1_600, 6_400, u64::MAX]
+            .iter()
+            .map(|&p| TIERS_OF_4.tier(p))
+            .collect();
+        assert_eq!(tiers, [0, 0, 0, 1, 1, 2, 3, 28]);
+    }
+
+    #[test]
+    fn past_runs_max_the_youngest_stretch_of_one_tier_merges_first() {
+        assert_eq!(next_merge(&runs_of(&[100, 100, 100]), &TIERS_OF_4), None);
+        assert_eq!(
+            next_merge(&runs_of(&[100, 100, 100, 100]), &TIERS_OF_4),
+            Some(0..4)
+        );
+        // Two tier-1 runs, then five tier-0 ones: the youngest four merge.
+        assert_eq!(
+            next_merge(&runs_of(&[400, 500, 90, 100, 100, 100, 100]), &TIERS_OF_4),
+            Some(3..7)
+        );
+        // Four tier-1 runs behind three tier-0 ones.
+        assert_eq!(
+            next_merge(&runs_of(&[400, 500, 450, 700, 100, 100, 100]), &TIERS_OF_4),
+            Some(0..4)
+        );
+    }
+
+    #[test]
+    fn without_a_stretch_of_one_tier_the_smallest_adjacent_pair_merges() {
+        // Seven runs, no four of one tier in a row; of the two smallest pairs, the older.
+        let runs = runs_of(&[6_400, 1_600, 400, 100, 1_600, 400, 100]);
+        assert_eq!(next_merge(&runs, &TIERS_OF_4), Some(2..4));
+        let pairs_only = MergePolicy {
+            fanout: 0,
+            runs_max: 6,
+            ..TIERS_OF_4
+        };
+        assert_eq!(next_merge(&runs_of(&[100; 6]), &pairs_only), None);
+        assert_eq!(next_merge(&runs_of(&[100; 7]), &pairs_only), Some(0..2));
+    }
+
+    /// Postings rewritten by merges while `flushes` memtables of one unit each arrive,
+    /// and the most runs ever left: the figures of [`next_merge`]'s comment.
+    fn simulate(flushes: u64, policy: &MergePolicy) -> (u64, usize) {
+        let mut runs = Vec::new();
+        let (mut rewritten, mut most) = (0, 0);
+        for i in 0..flushes {
+            runs.push(Run {
+                id: i,
+                first_id: i,
+                end_id: i + 1,
+                postings: policy.unit_postings,
+                blocks: 1,
+            });
+            while let Some(r) = next_merge(&runs, policy) {
+                let postings = runs[r.clone()].iter().map(|r| r.postings).sum();
+                rewritten += postings;
+                let merged = Run {
+                    id: runs[r.start].id,
+                    first_id: runs[r.start].first_id,
+                    end_id: runs[r.end - 1].end_id,
+                    postings,
+                    blocks: 1,
+                };
+                runs.splice(r, [merged]);
+            }
+            most = most.max(runs.len());
+        }
+        (rewritten / policy.unit_postings, most)
+    }
+
+    #[test]
+    fn merges_past_runs_max_rewrite_less_in_tiers() {
+        let tiers = MergePolicy {
+            unit_postings: 1,
+            fanout: 4,
+            runs_max: 16,
+        };
+        let pairs = MergePolicy { fanout: 0, ..tiers };
+        // Postings rewritten, in memtables, after 15, 50, 150 and 500 memtables.
+        let rewritten = |policy: &MergePolicy| {
+            [15, 50, 150, 500].map(|flushes| {
+                let (rewritten, most) = simulate(flushes, policy);
+                assert_eq!(most, 16.min(flushes as usize));
+                rewritten
+            })
+        };
+        assert_eq!(rewritten(&pairs), [0, 86, 649, 6_264]);
+        assert_eq!(rewritten(&tiers), [0, 60, 410, 2_635]);
+    }
 
     /// Every key and value of `tree`.
     fn contents(tree: &sled::Tree) -> Vec<(Vec<u8>, Vec<u8>)> {
