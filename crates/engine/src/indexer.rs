@@ -1,9 +1,10 @@
 //! The indexer: a thread that follows the activities log and feeds the index.
 //!
 //! It reads records from the index watermark to the visible end of the log, decodes each,
-//! and adds one `IndexDoc` per activity. It flushes the index (blocks plus checkpoint, one
-//! atomic batch) when a log segment seals, every `index_flush_interval_ms` while activities
-//! arrive, and on close. Under sync policies weaker than `Always` these flushes wait for
+//! and adds one `IndexDoc` per activity. The index flushes itself when its memtable
+//! fills; the indexer also flushes it (blocks plus checkpoint, one atomic batch) every
+//! `index_flush_interval_ms` while activities arrive, when a log segment seals under a
+//! sync policy weaker than `Always`, and on close. Under sync policies weaker than `Always` these flushes wait for
 //! the log's own syncs (its interval sync, a segment roll, `Engine::sync`) instead of
 //! forcing one: a forced fdatasync of everything written since the last one stopped
 //! indexing for its whole length. Only the flush on close syncs the log first.
@@ -198,8 +199,13 @@ fn run(shared: &Shared) {
             &mut records,
         )
         .and_then(|()| {
+            // A segment that seals is where the log syncs under the weaker policies, so
+            // the index may then follow it to disk. Under `Always` every append is
+            // durable already, and a flush at each seal only cut the memtable short: a
+            // partial run for every 128 MiB of log, twice the runs to merge later.
             let now_sealed = sealed_segments(&shared.log);
-            if stopping || now_sealed != sealed || last_flush.elapsed() >= shared.flush_interval {
+            let seal_flush = now_sealed != sealed && shared.sync != SyncPolicy::Always;
+            if stopping || seal_flush || last_flush.elapsed() >= shared.flush_interval {
                 sealed = now_sealed;
                 last_flush = Instant::now();
                 flush(shared, stopping)?;
