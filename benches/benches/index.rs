@@ -9,6 +9,7 @@
 //! stderr; `ACTLOG_INDEX_BENCH_FILES=1` also lists the store's files and their bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use actlog_benches::SplitMix64 as Rng;
 use actlog_index::{
     ActivityId, AttributeId, IdRange, Index, IndexDoc, IndexOptions, Order, PersonId, TimeRange,
     TypeId,
@@ -20,22 +21,6 @@ const PERSONS: u64 = 100_000;
 const TYPES: u32 = 20;
 const DOCS: usize = 1_000_000;
 const BATCH: usize = 1_000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 struct Workload {
     persons: Vec<u64>,
@@ -75,11 +60,11 @@ impl Workload {
             let u = rng.unit() * sum;
             let rank = cdf.partition_point(|&c| c < u) as u64;
             w.persons.push(rank.wrapping_mul(2_654_435_761) % PERSONS);
-            w.types.push((rng.next() % u64::from(TYPES)) as u32 + 1);
+            w.types.push((rng.next_u64() % u64::from(TYPES)) as u32 + 1);
             w.occ
-                .push(start + i as i64 * 15_000 + (rng.next() % 10_001) as i64 - 5_000);
-            w.primary.push((rng.next() % 1_000) as u16);
-            w.source.push((rng.next() % 64) as u8);
+                .push(start + i as i64 * 15_000 + (rng.next_u64() % 10_001) as i64 - 5_000);
+            w.primary.push((rng.next_u64() % 1_000) as u16);
+            w.source.push((rng.next_u64() % 64) as u8);
         }
         w
     }
@@ -243,9 +228,9 @@ fn summary(w: &Workload, docs: &[IndexDoc<'_>]) {
             // Persons drawn as the workload draws them (hot persons more often) for
             // half the lookups, uniformly over ids for the other half.
             let p = if i % 2 == 0 {
-                w.persons[(rng.next() % w.persons.len() as u64) as usize]
+                w.persons[(rng.next_u64() % w.persons.len() as u64) as usize]
             } else {
-                rng.next() % PERSONS
+                rng.next_u64() % PERSONS
             };
             let t = Instant::now();
             let n = index
@@ -313,7 +298,7 @@ fn benches(c: &mut Criterion) {
     let mut rng = Rng(9);
     g.bench_function("person_latest_100", |b| {
         b.iter(|| {
-            let p = w.persons[(rng.next() % w.persons.len() as u64) as usize];
+            let p = w.persons[(rng.next_u64() % w.persons.len() as u64) as usize];
             index
                 .person(PersonId(p), IdRange::all(), Order::Descending)
                 .take(100)
@@ -327,8 +312,8 @@ fn benches(c: &mut Criterion) {
     ));
     g.bench_function("type_range_1h", |b| {
         b.iter(|| {
-            let t = TypeId((rng.next() % u64::from(TYPES)) as u32 + 1);
-            let a = w.occ[(rng.next() % (DOCS as u64 - 1000)) as usize];
+            let t = TypeId((rng.next_u64() % u64::from(TYPES)) as u32 + 1);
+            let a = w.occ[(rng.next_u64() % (DOCS as u64 - 1000)) as usize];
             index
                 .by_type(
                     t,

@@ -36,6 +36,7 @@
 use actlog::model::{AttributeDefinition, DataType, TypeDefinition};
 use actlog::query::parse_smart_list;
 use actlog::{Engine, NewActivity, Options, PersonId, QueryOptions};
+use actlog_benches::SplitMix64 as Rng;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -52,23 +53,6 @@ const SMART_LIST_30D: &str = "did webinarAttended where primary = \"Webinar 3\" 
 const SCAN_FILTER: &str = "attr.askedQuestion = true";
 /// Person queries per criterion iteration of `person_type_90d`.
 const PERSONS_PER_ITER: usize = 100;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())

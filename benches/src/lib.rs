@@ -30,7 +30,9 @@
 mod error;
 pub mod peers;
 pub mod record;
+mod splitmix;
 
 pub use actlog_workload::workload;
 
 pub use error::{Error, Result};
+pub use splitmix::SplitMix64;
