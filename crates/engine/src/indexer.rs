@@ -4,10 +4,11 @@
 //! and adds one `IndexDoc` per activity. The index flushes itself when its memtable
 //! fills; the indexer also flushes it (blocks plus checkpoint, one atomic batch) every
 //! `index_flush_interval_ms` while activities arrive, when a log segment seals under a
-//! sync policy weaker than `Always`, and on close. Under sync policies weaker than `Always` these flushes wait for
-//! the log's own syncs (its interval sync, a segment roll, `Engine::sync`) instead of
-//! forcing one: a forced fdatasync of everything written since the last one stopped
-//! indexing for its whole length. Only the flush on close syncs the log first.
+//! sync policy weaker than `Always`, and on close. Under those weaker policies these
+//! flushes wait for the log's own syncs (its interval sync, a segment roll,
+//! `Engine::sync`) instead of forcing one: a forced fdatasync of everything written since
+//! the last one stopped indexing for its whole length. Only the flush on close syncs the
+//! log first.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;

@@ -385,9 +385,10 @@ impl MergePolicy {
 /// `runs_max` runs; past it, the youngest stretch of `fanout` runs of one size tier, else
 /// the oldest adjacent pair with the fewest postings.
 ///
-/// Merges wait for `runs_max` runs because a merge costs the indexer as much as the
-/// flushes it undoes: with pairs merged past 8 runs, an ingest of 10 M activities (15
-/// memtables) was indexed at 0.8 M/s, without merges at 1.0 M/s (docs/BENCHMARKS.md).
+/// Merges wait for `runs_max` runs because a merge costs the indexer about what the
+/// flushes it undoes did: an ingest of 10 M activities with four writers was indexed at
+/// 0.65–0.88 M/s with pairs merged past 8 runs, at 1.02 M/s with no merge
+/// (docs/BENCHMARKS.md).
 /// Merging runs of one size then keeps a growing index from being rewritten ever more
 /// often: with memtables of one unit, pairs past 16 runs rewrite each posting 1.7 times
 /// by 50 memtables, 4.3 by 150 and 12.5 by 500; tiers of 4 past 16 runs, 1.2, 2.7 and

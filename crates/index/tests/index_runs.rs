@@ -258,3 +258,35 @@ fn persons_walked_together_equal_brute_force() {
         }
     }
 }
+
+/// An option's name, and a change that makes the options invalid through it.
+type Spoil = (&'static str, fn(&mut IndexOptions));
+
+#[test]
+fn invalid_options_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [Spoil; 6] = [
+        ("memtable_postings_max", |o| o.memtable_postings_max = 0),
+        ("bulk_postings_max", |o| o.bulk_postings_max = 0),
+        ("block_postings_max", |o| o.block_postings_max = 0),
+        ("block_postings_max", |o| {
+            o.block_postings_max = (1 << 20) + 1
+        }),
+        ("runs_max", |o| o.runs_max = 1),
+        ("merge_fanout", |o| o.merge_fanout = 1),
+    ];
+    for (name, spoil) in cases {
+        let mut o = options();
+        spoil(&mut o);
+        match Index::open(dir.path().join(name), o) {
+            Err(actlog_index::Error::InvalidOptions { what }) => {
+                assert!(what.contains(name), "{what}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(
+            !dir.path().join(name).exists(),
+            "{name}: nothing is created"
+        );
+    }
+}
