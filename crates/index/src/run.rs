@@ -103,26 +103,14 @@ impl<'t> RunWriter<'t> {
         Ok(())
     }
 
-    /// Appends one posting; calls come in (group, position) order.
-    pub fn push(&mut self, group: &[u8], p: &Post) -> Result<()> {
-        if self.builder.postings() as usize >= self.block_postings_max
-            || self.builder.bytes() >= self.block_bytes
-        {
-            self.cut()?;
-        }
-        if self.builder.is_empty() || self.group != group {
-            self.builder.open_group(group);
-            self.group.clear();
-            self.group.extend_from_slice(group);
-        }
-        self.builder.push(group, p);
-        Ok(())
-    }
-
     /// Appends postings of one group: the next group in the family's order, or more of
     /// the group of the previous call. Compares group keys once per call, not per
     /// posting.
     pub fn push_group(&mut self, group: &[u8], posts: &[Post]) -> Result<()> {
+        if posts.is_empty() {
+            // Nothing opened: `group` must not pass for the block's open group.
+            return Ok(());
+        }
         // The group of the previous call goes on in the open block; after a cut it is
         // opened again in the next.
         let mut open = !self.builder.is_empty() && self.group == group;
@@ -139,7 +127,7 @@ impl<'t> RunWriter<'t> {
             }
             self.builder.push(group, p);
         }
-        // `push` compares against the open group: keep it for a later `push`.
+        // The next call compares against the open group.
         self.group.clear();
         self.group.extend_from_slice(group);
         Ok(())
@@ -247,7 +235,10 @@ pub(crate) fn write_memtable(
 /// Reads one family of one run in order, a block at a time.
 struct RunScan {
     iter: sled::Iter,
+    /// The decoded block: its first `len` groups (the vectors past them are kept for
+    /// their allocations).
     groups: Vec<(Vec<u8>, Vec<Post>)>,
+    len: usize,
     gi: usize,
     pi: usize,
 }
@@ -258,6 +249,7 @@ impl RunScan {
         RunScan {
             iter: tree.scan_prefix(prefix),
             groups: Vec::new(),
+            len: 0,
             gi: 0,
             pi: 0,
         }
@@ -266,7 +258,7 @@ impl RunScan {
     /// Loads blocks until a posting is at the head or the run is exhausted.
     fn fill(&mut self) -> Result<()> {
         loop {
-            if self.gi < self.groups.len() {
+            if self.gi < self.len {
                 if self.pi < self.groups[self.gi].1.len() {
                     return Ok(());
                 }
@@ -279,31 +271,48 @@ impl RunScan {
             };
             let (k, v) = kv?;
             let view = BlockView::open(&k, &v).map_err(|b| codec::corrupted(&k, b))?;
-            self.groups.clear();
+            self.len = view.groups();
             self.gi = 0;
             self.pi = 0;
-            for g in 0..view.groups() {
-                let mut posts = Vec::new();
-                view.decode_group(g, &mut posts)
+            if self.groups.len() < self.len {
+                self.groups.resize_with(self.len, Default::default);
+            }
+            for (g, (key, posts)) in self.groups[..self.len].iter_mut().enumerate() {
+                key.clear();
+                key.extend_from_slice(view.group_key(g));
+                posts.clear();
+                view.decode_group(g, posts)
                     .map_err(|b| codec::corrupted(&k, b))?;
-                self.groups.push((view.group_key(g).to_vec(), posts));
             }
         }
     }
 
-    /// The head posting and its group, after [`RunScan::fill`].
-    fn head(&self) -> Option<(&[u8], Post)> {
-        let (g, posts) = self.groups.get(self.gi)?;
-        Some((g, *posts.get(self.pi)?))
+    /// The group at the head, after [`RunScan::fill`]; `None` once the run is exhausted.
+    fn head_group(&self) -> Option<&[u8]> {
+        let (g, posts) = self.groups[..self.len].get(self.gi)?;
+        (self.pi < posts.len()).then_some(g.as_slice())
     }
 
-    fn advance(&mut self) {
-        self.pi += 1;
+    /// The postings of the head's group left in the decoded block, head first.
+    fn group_rest(&self) -> &[Post] {
+        self.groups[..self.len]
+            .get(self.gi)
+            .map_or(&[], |(_, posts)| &posts[self.pi.min(posts.len())..])
+    }
+
+    /// Moves past `n` postings of the head's group (at most [`RunScan::group_rest`]'s).
+    fn advance(&mut self, n: usize) {
+        self.pi += n;
     }
 }
 
 /// Merges adjacent runs (`runs` oldest first) into run `run`, family by family and
-/// block by block, dropping ids below `floor`. Memory: one decoded block per input run.
+/// group by group, dropping ids below `floor`. Within a group, the input whose head
+/// comes first hands over every posting before the other inputs' heads in one piece:
+/// where positions are ids (by person and by value) runs cover increasing ids, so an
+/// input's part of a group goes over whole; by type, where positions are times, in
+/// stretches. A posting by posting merge compared whole keys for every posting and was
+/// most of a merge's cost. Memory: one decoded block per input run.
 pub(crate) fn merge(
     tree: &sled::Tree,
     runs: &[Run],
@@ -313,41 +322,73 @@ pub(crate) fn merge(
 ) -> Result<Run> {
     let mut w = RunWriter::new(tree, run, block_postings_max);
     w.set_rate(runs_rate(tree, runs));
+    let mut group = Vec::new();
+    let mut holding = Vec::new();
+    let mut kept = Vec::new();
     for family in FAMILIES {
         w.family(family)?;
-        let pb = codec::pos_bytes(family);
         let mut scans: Vec<RunScan> = runs
             .iter()
             .map(|r| RunScan::new(tree, family, r.id))
             .collect();
-        let mut group = Vec::new();
         loop {
-            // The smallest head by (group, position); on a tie the older run first,
-            // which is id order since runs cover increasing id ranges.
-            let mut best: Option<(usize, &[u8], [u8; 16])> = None;
             for s in scans.iter_mut() {
                 s.fill()?;
             }
-            for (i, s) in scans.iter().enumerate() {
-                let Some((g, p)) = s.head() else { continue };
-                let pos = codec::pos_of(family, &p);
-                let better = match &best {
-                    None => true,
-                    Some((_, bg, bpos)) => (g, &pos[..pb]) < (*bg, &bpos[..pb]),
+            // The smallest group at a head, and the scans that hold it, oldest first.
+            let Some(smallest) = scans.iter().filter_map(RunScan::head_group).min() else {
+                break;
+            };
+            group.clear();
+            group.extend_from_slice(smallest);
+            holding.clear();
+            holding.extend((0..scans.len()).filter(|&i| scans[i].head_group() == Some(&group[..])));
+            let pos = |p: &Post| u128::from_be_bytes(codec::pos_of(family, p));
+            while !holding.is_empty() {
+                // The input whose head comes first (the older on a tie), and the first
+                // head of the others.
+                let mut best: Option<(usize, u128)> = None;
+                let mut bound: Option<u128> = None;
+                for (at, &i) in holding.iter().enumerate() {
+                    let Some(p) = scans[i].group_rest().first() else {
+                        continue;
+                    };
+                    let head = pos(p);
+                    match best {
+                        Some((_, b)) if head >= b => {
+                            bound = Some(bound.map_or(head, |x| x.min(head)));
+                        }
+                        _ => {
+                            if let Some((_, b)) = best {
+                                bound = Some(bound.map_or(b, |x| x.min(b)));
+                            }
+                            best = Some((at, head));
+                        }
+                    }
+                }
+                let Some((at, _)) = best else { break };
+                let s = &mut scans[holding[at]];
+                let rest = s.group_rest();
+                let n = match bound {
+                    None => rest.len(),
+                    Some(b) => rest.partition_point(|p| pos(p) < b).max(1),
                 };
-                if better {
-                    best = Some((i, g, pos));
+                let piece = &rest[..n];
+                if piece.iter().all(|p| p.id >= floor) {
+                    w.push_group(&group, piece)?;
+                } else {
+                    kept.clear();
+                    kept.extend(piece.iter().filter(|p| p.id >= floor));
+                    w.push_group(&group, &kept)?;
+                }
+                s.advance(n);
+                if s.group_rest().is_empty() {
+                    s.fill()?;
+                    if s.head_group() != Some(&group[..]) {
+                        holding.remove(at);
+                    }
                 }
             }
-            let Some((i, g, _)) = best else { break };
-            let Some((_, p)) = scans[i].head() else { break };
-            group.clear();
-            group.extend_from_slice(g);
-            scans[i].advance();
-            if p.id < floor {
-                continue;
-            }
-            w.push(&group, &p)?;
         }
     }
     let first_id = runs.first().map_or(0, |r| r.first_id);
@@ -482,6 +523,88 @@ mod tests {
         fanout: 4,
         runs_max: 3,
     };
+
+    /// Every family's (group, posting) sequence of run `run`, as a scan reads it.
+    fn scanned(tree: &sled::Tree, run: u64) -> Vec<(u8, Vec<u8>, Post)> {
+        let mut out = Vec::new();
+        for family in FAMILIES {
+            let mut s = RunScan::new(tree, family, run);
+            s.fill().unwrap();
+            while let Some(g) = s.head_group().map(<[u8]>::to_vec) {
+                for p in s.group_rest() {
+                    out.push((family, g.clone(), *p));
+                }
+                let n = s.group_rest().len();
+                s.advance(n);
+                s.fill().unwrap();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_merge_writes_what_one_run_of_all_its_documents_holds() {
+        use crate::IndexDoc;
+        use actlog_model::{ActivityId, AttributeId, PersonId, TypeId};
+        let values: [&[u8]; 3] = [b"a", b"b", b"c\0"];
+        let attrs: Vec<[(AttributeId, &[u8]); 1]> =
+            (0..3).map(|v| [(AttributeId(7), values[v])]).collect();
+        // Few persons, types and values, so that groups span runs and blocks; times
+        // out of id order, so that by-type groups interleave across runs.
+        let doc = |i: u64| IndexDoc {
+            id: ActivityId(i),
+            person: PersonId(i * 7 % 13),
+            type_id: TypeId(1 + (i % 3) as u32),
+            occurred_at_ms: 1_000 * i as i64 + (i * 7_919 % 50_000) as i64,
+            primary_key: Some(values[(i % 3) as usize]),
+            attributes: if i.is_multiple_of(2) {
+                &attrs[(i / 2 % 3) as usize][..]
+            } else {
+                &[]
+            },
+        };
+        let memtable = |ids: std::ops::Range<u64>| {
+            let mut m = Memtable::new(ids.start);
+            let docs: Vec<IndexDoc<'_>> = ids.map(doc).collect();
+            m.add(&docs);
+            m
+        };
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let mut buffers: [SortBuffers; 2] = Default::default();
+        for floor in [0, 150, 420] {
+            let inputs: Vec<Run> = [0..200, 200..350, 350..600]
+                .into_iter()
+                .enumerate()
+                .map(|(i, ids)| {
+                    write_memtable(
+                        &db,
+                        &memtable(ids),
+                        10 * floor + i as u64,
+                        0,
+                        7,
+                        &mut buffers,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let merged = merge(&db, &inputs, 10 * floor + 5, floor, 7).unwrap();
+            let whole = write_memtable(
+                &db,
+                &memtable(0..600),
+                10 * floor + 6,
+                floor,
+                7,
+                &mut buffers,
+            )
+            .unwrap();
+            assert_eq!(merged.postings, whole.postings, "floor {floor}");
+            assert_eq!(
+                scanned(&db, merged.id),
+                scanned(&db, whole.id),
+                "floor {floor}"
+            );
+        }
+    }
 
     #[test]
     fn tiers_grow_by_the_fanout() {
