@@ -409,9 +409,12 @@ pub(crate) struct MergePolicy {
 
 impl MergePolicy {
     /// The size tier of a run of `postings`: 0 below `fanout` units, 1 below `fanout`²
-    /// units, and so on.
+    /// units, and so on (always 0 for a fanout below 2, which has no tiers).
     fn tier(&self, postings: u64) -> u32 {
         let fanout = self.fanout as u64;
+        if fanout < 2 {
+            return 0;
+        }
         let mut bound = self.unit_postings.max(1).saturating_mul(fanout);
         let mut tier = 0;
         while postings >= bound && bound < u64::MAX {
@@ -613,6 +616,13 @@ mod tests {
             .map(|&p| TIERS_OF_4.tier(p))
             .collect();
         assert_eq!(tiers, [0, 0, 0, 1, 1, 2, 3, 28]);
+        for fanout in [0, 1] {
+            let flat = MergePolicy {
+                fanout,
+                ..TIERS_OF_4
+            };
+            assert_eq!(flat.tier(u64::MAX), 0);
+        }
     }
 
     #[test]
