@@ -236,7 +236,8 @@ pub struct IndexOptions {
     /// `merge_fanout`² and so on, so a growing index rewrites each posting about once
     /// per tier it climbs. At least 2. Default 4.
     pub merge_fanout: usize,
-    /// Runs kept before merging (inside `flush`, on the flushing thread): the youngest
+    /// Runs kept before merging (when a run is published: by `flush`, or by the `add`
+    /// that fills the next memtable, on the caller's thread): the youngest
     /// `merge_fanout` adjacent runs of one size tier, or if there are none the adjacent
     /// pair with the fewest postings, until this many are left; a bulk load merges
     /// pairs only. Bounds the blocks a lookup reads to one or two per run. At least 2.
@@ -1490,8 +1491,8 @@ impl BulkLoader<'_> {
         };
         self.write_run(false)?;
         let floor = ix.mem.read().floor;
-        // Runs of a bulk load are merged only past `runs_max`: each is already as large
-        // as several memtables, and rewriting them would slow the rebuild down.
+        // A bulk load merges pairs past `runs_max`: the least rewriting that brings its
+        // runs, each as large as several memtables, back to `runs_max`.
         let policy = run::MergePolicy {
             unit_postings: ix.options.bulk_postings_max as u64,
             fanout: 0,
