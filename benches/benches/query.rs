@@ -14,13 +14,13 @@
 //! - `full_scan`: `attr.askedQuestion = true`, an attribute no index holds, so every
 //!   record is read, as activities read per second.
 //!
-//! Run: `cargo bench -p actlog-benches --bench query`. Loading 10 M activities takes a
-//! minute or two; the summary printed first runs each figure once more outside
+//! Run: `cargo bench -p actlog-benches --bench query`. Loading 10 M activities takes
+//! tens of seconds; the summary printed first runs each figure once more outside
 //! criterion. Environment:
 //!
 //! - `ACTLOG_QUERY_BENCH_ACTIVITIES=1000000`: how many to load (default 10 M);
 //! - `ACTLOG_QUERY_BENCH_DIR=/path`: keep the loaded engine there and reuse it on the
-//!   next run (the load time is kept beside it in `/path.now`);
+//!   next run (the time its history ends at is kept beside it in `/path.now`);
 //! - `ACTLOG_QUERY_BENCH_ONLY=2`: the summary runs that figure only (1 to 4, in the order
 //!   above); `ACTLOG_QUERY_BENCH_ROUNDS=5` runs the person and type figures five times
 //!   over (default three; other persons each round), to tell the first reads after the
