@@ -239,15 +239,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             finish(engine, ExitCode::SUCCESS)
         }
         Command::Reindex => {
-            let engine = open(&data)?;
-            let bar = progress::bar("reindexing", 0);
+            // Into a fresh index directory: emptying sled in place leaves the old
+            // index's bytes in its files (docs/OPERATIONS.md).
+            let options = Options {
+                rebuild_progress: Some(progress::rebuild_reporter()),
+                rebuild_index: true,
+                ..Options::default()
+            };
             let started = std::time::Instant::now();
-            engine.reindex(Some(&|done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            }))?;
+            let engine = Engine::open(&data, options)
+                .with_context(|| format!("cannot open {}", data.display()))?;
             let secs = started.elapsed().as_secs_f64();
-            bar.finish_and_clear();
             let stats = engine.stats()?;
             eprintln!(
                 "reindexed {} activities in {secs:.2} s ({:.0} activities/s)",

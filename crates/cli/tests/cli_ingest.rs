@@ -141,6 +141,22 @@ fn ingest_reports_each_bad_line_and_records_the_good_ones() {
     let out = actlog(&data, &["verify"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("ok: no damage found"));
+
+    // `reindex` rebuilds into a fresh index directory: nothing of the old one stays.
+    let stray = data.join("index").join("stray");
+    std::fs::write(&stray, b"old").unwrap();
+    let out = actlog(&data, &["reindex"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("reindexed 2 activities"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!stray.exists());
+    let out = actlog(&data, &["get", "1"]);
+    assert!(out.status.success());
+    let out = actlog(&data, &["verify"]);
+    assert!(text(&out.stdout).contains("ok: no damage found"));
 }
 
 #[test]

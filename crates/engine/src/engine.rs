@@ -119,7 +119,22 @@ impl Engine {
             Log::open(dir.join(ACTIVITIES_DIR), log_options).map_err(Error::activities)?;
         let activities = Arc::new(activities);
 
-        let (index, state) = Index::open(dir.join(INDEX_DIR), options.index.clone())?;
+        let index_dir = dir.join(INDEX_DIR);
+        if options.rebuild_index {
+            // The index is derived state and always on the real file system; under the
+            // directory's lock no other engine has it open.
+            match std::fs::remove_dir_all(&index_dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        path: index_dir,
+                        source,
+                    })
+                }
+            }
+        }
+        let (index, state) = Index::open(&index_dir, options.index.clone())?;
         let index = Arc::new(index);
         let rebuild_needed = match state {
             IndexState::NeedsRebuild { .. } => true,

@@ -55,7 +55,8 @@ struct Acked {
 }
 
 /// The writer: appends until killed; in `retain` and `reindex` modes it also runs those
-/// between batches. Does nothing unless started by the parent.
+/// between batches (`reindex` in place, and every other time by reopening with
+/// `Options::rebuild_index`). Does nothing unless started by the parent.
 #[test]
 fn crash_kill_child() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
@@ -63,7 +64,7 @@ fn crash_kill_child() {
     };
     let dir = std::env::var(DIR_ENV).unwrap();
     let mut rng: u64 = std::env::var(SEED_ENV).unwrap().parse().unwrap();
-    let engine = Engine::open(&dir, options()).unwrap();
+    let mut engine = Engine::open(&dir, options()).unwrap();
     let mut batch_no: u64 = 0;
     loop {
         let next = engine.next_id().get();
@@ -112,7 +113,18 @@ fn crash_kill_child() {
                     println!("retained {}", engine.first_id().get());
                 }
                 "reindex" => {
-                    engine.reindex(None).unwrap();
+                    if batch_no.is_multiple_of(10) {
+                        // As `actlog reindex` does: reopened, the index directory deleted
+                        // and rebuilt whole.
+                        engine.close().unwrap();
+                        let fresh = Options {
+                            rebuild_index: true,
+                            ..options()
+                        };
+                        engine = Engine::open(&dir, fresh).unwrap();
+                    } else {
+                        engine.reindex(None).unwrap();
+                    }
                     println!("reindexed");
                 }
                 _ => {}

@@ -261,6 +261,56 @@ fn a_deleted_index_is_rebuilt_and_verify_agrees() {
 }
 
 #[test]
+fn an_open_told_to_rebuild_the_index_starts_from_a_fresh_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    webinar_type(&engine);
+    engine
+        .append_batch(
+            (0..300)
+                .map(|i| webinar(i % 7, T0 + i as i64, "x", 1))
+                .collect(),
+        )
+        .unwrap();
+    let text = "person = 3";
+    let answer = |engine: &Engine| -> Vec<ActivityId> {
+        engine
+            .query_text(text, QueryOptions::default())
+            .unwrap()
+            .map(|a| a.unwrap().id)
+            .collect()
+    };
+    let before = answer(&engine);
+    assert_eq!(before.len(), 43);
+    engine.close().unwrap();
+    // A file the rebuild must not keep: the old directory goes whole.
+    let stray = dir.path().join("index").join("stray");
+    std::fs::write(&stray, b"old").unwrap();
+
+    let rebuilt = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = std::sync::Arc::clone(&rebuilt);
+    let options = Options {
+        rebuild_index: true,
+        rebuild_progress: Some(actlog::ProgressFn::new(move |done, _| {
+            seen.store(done, std::sync::atomic::Ordering::Relaxed);
+        })),
+        ..Options::default()
+    };
+    let engine = Engine::open(dir.path(), options).unwrap();
+    assert!(!stray.exists(), "the old index directory was kept");
+    assert_eq!(rebuilt.load(std::sync::atomic::Ordering::Relaxed), 300);
+    assert_eq!(answer(&engine), before);
+    assert!(engine.verify().unwrap().is_clean());
+    engine.close().unwrap();
+
+    // Without the option, the next open keeps the rebuilt index.
+    std::fs::write(&stray, b"new").unwrap();
+    let engine = open(dir.path());
+    assert!(stray.exists());
+    assert_eq!(answer(&engine), before);
+}
+
+#[test]
 fn catalog_survives_reopen_after_every_operation() {
     let dir = tempfile::tempdir().unwrap();
     let t = {
