@@ -74,9 +74,9 @@ impl Engine {
     ///
     /// Locks the directory, opens the catalog and activities logs (cutting a torn tail),
     /// replays the catalog, opens the index (rebuilding it from the log when it is missing,
-    /// damaged, of another format or ahead of the log), rebuilds the idempotency window, and
-    /// starts the indexer. Opening costs time in proportion to the unindexed tail, not to
-    /// the data.
+    /// damaged, of another format or ahead of the log, or into a fresh directory with
+    /// [`Options::rebuild_index`]), rebuilds the idempotency window, and starts the indexer.
+    /// Opening costs time in proportion to the unindexed tail, not to the data.
     ///
     /// # Errors
     /// [`Error::Locked`] when another process has the directory open; a log error naming

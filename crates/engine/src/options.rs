@@ -57,7 +57,7 @@ pub struct Options {
     /// store that injects faults. The index always lives on the real file system.
     pub storage: Option<Arc<dyn Storage>>,
     /// Called with (activities done, activities in all) while `open` rebuilds a missing or
-    /// damaged index. `Default = None`.
+    /// damaged index, or one `rebuild_index` dropped. `Default = None`.
     pub rebuild_progress: Option<ProgressFn>,
     /// Whether `open` deletes the index directory, once it holds the engine directory's
     /// lock, and rebuilds the index from the log into a fresh one (what `actlog reindex`
