@@ -150,9 +150,14 @@ fn no_transparent_huge_pages() {
 }
 
 fn open(data: &std::path::Path) -> Result<Engine> {
+    open_with(data, Options::default())
+}
+
+/// Opens the engine with `options`, showing the progress of any index rebuild.
+fn open_with(data: &std::path::Path, options: Options) -> Result<Engine> {
     let options = Options {
         rebuild_progress: Some(progress::rebuild_reporter()),
-        ..Options::default()
+        ..options
     };
     Engine::open(data, options).with_context(|| format!("cannot open {}", data.display()))
 }
@@ -241,14 +246,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reindex => {
             // Into a fresh index directory: emptying sled in place leaves the old
             // index's bytes in its files (docs/OPERATIONS.md).
-            let options = Options {
-                rebuild_progress: Some(progress::rebuild_reporter()),
-                rebuild_index: true,
-                ..Options::default()
-            };
             let started = std::time::Instant::now();
-            let engine = Engine::open(&data, options)
-                .with_context(|| format!("cannot open {}", data.display()))?;
+            let engine = open_with(
+                &data,
+                Options {
+                    rebuild_index: true,
+                    ..Options::default()
+                },
+            )?;
             let secs = started.elapsed().as_secs_f64();
             let stats = engine.stats()?;
             eprintln!(

@@ -64,7 +64,7 @@ pub struct Options {
     /// does). [`Engine::reindex`](crate::Engine::reindex) on an open engine empties the
     /// index in place instead, and the store keeps the old index's bytes until it
     /// reclaims them: at 10 M activities 50 bytes per activity after an in-place
-    /// rebuild, 35 after a fresh one. `Default = false`.
+    /// rebuild, 33–35 after a fresh one. `Default = false`.
     pub rebuild_index: bool,
 }
 
